@@ -1,0 +1,83 @@
+"""The composition root: create_app(settings) wires every part into one aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot import keys
+from bot.channels import simulator
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.scheduler import build_scheduler
+from bot.services import build_services, load_directory
+from storage.db import close_db, init_db, ping
+
+log = logging.getLogger("campusbot")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    if await ping():
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "database unavailable"}, status=503)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None,
+               background: bool = True) -> web.Application:
+    """Build the application; nothing connects until it starts.
+
+    `background=False` leaves out the scheduler and the outbox loop (tests drive them by hand).
+    """
+    app = web.Application(client_max_size=64 * 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or SystemClock()
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_services)
+    if background:
+        app.cleanup_ctx.append(_background)
+    if settings.simulator.enabled:
+        simulator.register(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    await init_db(settings.database.url)
+    await load_directory(settings)
+    yield
+    await close_db()
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    services = await build_services(settings, app[keys.CLOCK])
+    app[keys.ENGINE] = services.engine
+    app[keys.DISPATCHER] = services.dispatcher
+    app[keys.SENDER] = services.sender
+    app[keys.JOBS] = services.jobs
+    app[keys.FLOWCHARTS] = services.flowcharts
+    if settings.simulator.enabled and len(services.channels) > 1:
+        log.warning("the simulator is on beside a real channel: anyone who reaches /sim can act "
+                    "as any user. Set [simulator] enabled = false in production.")
+    yield
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    sender_task = asyncio.create_task(app[keys.SENDER].run(), name="outbox-sender")
+    scheduler = build_scheduler(app[keys.JOBS], app[keys.SETTINGS].zone)
+    scheduler.start()
+    # events a previous process stored but never finished are replayed at once
+    replay = asyncio.create_task(app[keys.JOBS].replay_unprocessed(), name="replay-inbound")
+    yield
+    scheduler.shutdown(wait=False)
+    for task in (sender_task, replay):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+

@@ -1,0 +1,245 @@
+"""Settings: a TOML file, overridable key by key from the environment, validated at start.
+
+    campusbot serve --config PATH      # else ./config.toml if present, else built-in defaults
+    CAMPUSBOT_WECOM__SECRET=...         # overrides [wecom] secret
+
+The built-in defaults equal config.example.toml: SQLite, the demo directory, the simulator on.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "CAMPUSBOT_"
+WECOM_API = "https://qyapi.weixin.qq.com"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite://data/campusbot.sqlite3"
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    file: str = "demo"
+
+
+@dataclass(frozen=True)
+class FlowsSettings:
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class DialogSettings:
+    idle_timeout_minutes: int = 30
+    report_back_hour: int = 17
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class WecomSettings:
+    enabled: bool = False
+    corp_id: str = ""
+    agent_id: int = 0
+    secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    api_base: str = WECOM_API
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    max_attempts: int = 8
+    per_user_per_minute: int = 30
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
+    flows: FlowsSettings = field(default_factory=FlowsSettings)
+    dialog: DialogSettings = field(default_factory=DialogSettings)
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    wecom: WecomSettings = field(default_factory=WecomSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.server.timezone)
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names every bad key."""
+
+
+def _check_port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else "应为 1–65535 的整数"
+
+
+def _check_url(value: str) -> str | None:
+    schemes = ("sqlite://", "postgres://", "postgresql://", "asyncpg://", "mysql://")
+    return None if value.startswith(schemes) else "应为数据库 URL，如 sqlite://data/campusbot.sqlite3"
+
+
+def _check_zone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "未知的时区，例如 Asia/Shanghai"
+    return None
+
+
+def _check_positive(value: int) -> str | None:
+    return None if value > 0 else "应为正整数"
+
+
+def _check_hour(value: int) -> str | None:
+    return None if 0 <= value <= 23 else "应为 0–23 的整点"
+
+
+def _check_level(value: str) -> str | None:
+    return None if value.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else (
+        "应为 DEBUG、INFO、WARNING 或 ERROR")
+
+
+_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
+    ("server", "port"): _check_port,
+    ("server", "timezone"): _check_zone,
+    ("database", "url"): _check_url,
+    ("dialog", "idle_timeout_minutes"): _check_positive,
+    ("dialog", "report_back_hour"): _check_hour,
+    ("outbox", "max_attempts"): _check_positive,
+    ("outbox", "per_user_per_minute"): _check_positive,
+    ("log", "level"): _check_level,
+}
+
+
+def _coerce(value: Any, wanted: type, from_env: bool) -> Any:
+    if wanted is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_env and str(value).lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError("应为 true 或 false")
+    if wanted is int:
+        if isinstance(value, bool):
+            raise ValueError("应为整数")
+        if isinstance(value, int):
+            return value
+        if from_env and str(value).strip().lstrip("-").isdigit():
+            return int(value)
+        raise ValueError("应为整数")
+    if not isinstance(value, str):
+        raise ValueError("应为文本")
+    return value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    overrides = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+            overrides[(section, key)] = value
+    return overrides
+
+
+def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
+                   source: str = "内置默认配置") -> Settings:
+    """Merge file values and environment overrides; raise ConfigError naming every bad key."""
+    errors: list[str] = []
+    sections: dict[str, Any] = {}
+    known = {f.name: f.default_factory for f in fields(Settings)}  # type: ignore[misc]
+    for section in document:
+        if section not in known:
+            errors.append(f"[{section}]: 未知的配置段（可用：{', '.join(known)}）")
+    overrides = _env_overrides(environ)
+    for section, _ in overrides:
+        if section not in known:
+            errors.append(f"{ENV_PREFIX}{section.upper()}__…: 未知的配置段 {section!r}")
+    for section, factory in known.items():
+        defaults = factory()
+        table = document.get(section, {})
+        if not isinstance(table, dict):
+            errors.append(f"[{section}]: 应为一个表")
+            table = {}
+        values: dict[str, Any] = {}
+        names = {f.name: f.type for f in fields(defaults)}
+        for key in table:
+            if key not in names:
+                errors.append(f"{section}.{key}: 未知的配置项（可用：{', '.join(names)}）")
+        for (env_section, env_key) in overrides:
+            if env_section == section and env_key not in names:
+                errors.append(f"{ENV_PREFIX}{section.upper()}__{env_key.upper()}: 未知的配置项")
+        for key, type_name in names.items():
+            wanted = {"bool": bool, "int": int}.get(str(type_name), str)
+            raw, from_env = table.get(key, getattr(defaults, key)), False
+            if (section, key) in overrides:
+                raw, from_env = overrides[(section, key)], True
+            try:
+                value = _coerce(raw, wanted, from_env)
+            except ValueError as exc:
+                errors.append(f"{section}.{key}: {exc}")
+                continue
+            check = _CHECKS.get((section, key))
+            problem = check(value) if check else None
+            if problem:
+                errors.append(f"{section}.{key}: {problem}")
+            values[key] = value
+        sections[section] = values
+    wecom = sections.get("wecom", {})
+    if wecom.get("enabled"):
+        for key in ("corp_id", "secret", "token", "encoding_aes_key"):
+            if not wecom.get(key):
+                errors.append(f"wecom.{key}: 启用企业微信时必填")
+        if wecom.get("agent_id", 0) <= 0:
+            errors.append("wecom.agent_id: 启用企业微信时必填（应用的 AgentId）")
+        key = wecom.get("encoding_aes_key", "")
+        if key and len(key) != 43:
+            errors.append("wecom.encoding_aes_key: 应为 43 个字符（企业微信后台“接收消息”中的 EncodingAESKey）")
+    if errors:
+        raise ConfigError(f"配置有误（{source}）：\n  " + "\n  ".join(errors))
+    built = {}
+    for section, factory in known.items():
+        built[section] = type(factory())(**sections[section])
+    return Settings(**built)
+
+
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read `path`, else ./config.toml if it exists, else the built-in defaults."""
+    environ = os.environ if environ is None else environ
+    chosen = Path(path) if path else (Path("config.toml") if Path("config.toml").exists() else None)
+    if chosen is None:
+        return build_settings({}, environ)
+    try:
+        document = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"无法读取配置文件 {chosen}：{exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"配置文件 {chosen} 语法错误：{exc}") from exc
+    return build_settings(document, environ, str(chosen))

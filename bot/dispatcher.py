@@ -1,0 +1,161 @@
+"""One turn = record the event, lock the user's conversation, load, trigger, save, then send.
+
+    accept(incoming)  store the event (a duplicate is dropped here) and return its id
+    process(event)    run the turn in one transaction, retried on a concurrent update:
+                      lock conversation → handlers → save conversation → outbox rows →
+                      mark the event processed; then wake the outbox sender
+
+Because the event row, the state change and the messages commit together, a crash at any point
+either leaves the event unprocessed (the recovery job replays it) or fully done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import OperationalError, TransactionManagementError
+from tortoise.transactions import in_transaction
+
+from bot.clock import Clock
+from flows.incoming import Incoming
+from flows.turn import Turn
+from handlers import replies
+from handlers.router import Handlers
+from storage import inbound, outbox
+from storage.conversations import last_channel_of, lock_conversation, save_conversation
+from storage.directory import Directory, PersonInfo
+from storage.errors import ConcurrentUpdate
+from storage.models import InboundEvent
+
+log = logging.getLogger("campusbot.dispatch")
+
+MAX_ATTEMPTS = 6
+
+
+class AlreadyProcessed(Exception):
+    """Another worker finished this event first; this turn's changes are rolled back."""
+
+
+@dataclass
+class TurnResult:
+    turn_id: str
+    processed: bool
+
+
+class Dispatcher:
+    def __init__(self, handlers: Handlers, directory: Directory, clock: Clock, timezone: ZoneInfo,
+                 default_channel: Callable[[], str], wake_sender: Callable[[], None]) -> None:
+        self.handlers = handlers
+        self.directory = directory
+        self.clock = clock
+        self.timezone = timezone
+        self.default_channel = default_channel
+        self.wake_sender = wake_sender
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def accept(self, incoming: Incoming) -> InboundEvent | None:
+        """Store the event before acknowledging it; None for a duplicate delivery."""
+        key = incoming.dedupe_key or f"{incoming.user_id}:{time.time_ns()}"
+        return await inbound.record_inbound(channel=incoming.channel, dedupe_key=key,
+                                            user_id=incoming.user_id,
+                                            payload=incoming.payload(), now=self.clock.now())
+
+    async def receive(self, incoming: Incoming) -> TurnResult | None:
+        """accept + process, for channels that answer synchronously (the simulator)."""
+        event = await self.accept(incoming)
+        if event is None:
+            log.info("duplicate dropped: %s user=%s", incoming.describe(), incoming.user_id)
+            return None
+        return await self.process(event)
+
+    async def process(self, event: InboundEvent) -> TurnResult:
+        incoming = Incoming.from_payload(event.payload)
+        # in-process lock: turns of one user in this process queue instead of conflicting
+        lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._process_with_retries(event, incoming)
+        finally:
+            if not lock.locked() and not lock._waiters:  # prune idle locks
+                self._locks.pop(incoming.user_id, None)
+
+    async def _process_with_retries(self, event: InboundEvent, incoming: Incoming) -> TurnResult:
+        started = time.perf_counter()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                turn = await self._run_turn(event, incoming)
+            except AlreadyProcessed:
+                return TurnResult(turn_id="", processed=False)
+            except (ConcurrentUpdate, OperationalError, TransactionManagementError) as exc:
+                if attempt == MAX_ATTEMPTS:
+                    log.error("turn failed after %d attempts: %s user=%s: %s", attempt,
+                              incoming.describe(), incoming.user_id, exc)
+                    raise
+                log.info("turn retry %d (%s) user=%s", attempt, type(exc).__name__,
+                         incoming.user_id)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+                continue
+            log.info("turn done: %s user=%s replies=%d in %.1f ms", incoming.describe(),
+                     incoming.user_id, len(turn.outgoing),
+                     (time.perf_counter() - started) * 1000)
+            self.wake_sender()
+            return TurnResult(turn_id=turn.id, processed=True)
+        raise AssertionError("unreachable")
+
+    async def _run_turn(self, event: InboundEvent, incoming: Incoming) -> Turn:
+        now = self.clock.now()
+        async with in_transaction():
+            person = await self.directory.person(incoming.user_id)
+            turn = Turn(user=person or PersonInfo(incoming.user_id, incoming.user_id, None),
+                        channel=incoming.channel, now=now, timezone=self.timezone)
+            if person is None:
+                turn.reply(replies.NOT_IN_DIRECTORY)
+                log.info("user not in directory: %s", incoming.user_id)
+            else:
+                conversation = await lock_conversation(person.id, now)
+                conversation.last_channel = incoming.channel
+                await self.handlers.handle(turn, conversation, incoming)
+                await save_conversation(conversation, now)
+            await self.write_outbox(turn)
+            if not await inbound.mark_processed(event.id, now):
+                raise AlreadyProcessed
+        return turn
+
+    async def write_outbox(self, turn: Turn) -> None:
+        """Queue the turn's messages: replies on the channel the user wrote from, pushes on the
+        channel each recipient last used (or the primary channel)."""
+        channels: dict[str, str] = {turn.user.id: turn.channel}
+        for item in turn.outgoing:
+            if item.to not in channels:
+                channels[item.to] = await last_channel_of(item.to) or self.default_channel()
+            await outbox.enqueue(channel=channels[item.to], user_id=item.to,
+                                 payload=item.message.payload(), now=turn.now, turn_id=turn.id,
+                                 dedupe_key=item.dedupe_key)
+
+    async def run_system_turn(self, action: Callable[[Turn], object]) -> None:
+        """A turn not caused by a user (expiry, reminders): same transaction and outbox rules."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            now = self.clock.now()
+            turn = Turn(user=PersonInfo("system", "系统", None), channel="system", now=now,
+                        timezone=self.timezone)
+            try:
+                async with in_transaction():
+                    result = action(turn)
+                    if asyncio.iscoroutine(result):
+                        await result
+                    await self.write_outbox(turn)
+            except (ConcurrentUpdate, OperationalError) as exc:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                log.info("system turn retry %d: %s", attempt, exc)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+                continue
+            if turn.outgoing:
+                self.wake_sender()
+            return

@@ -1,0 +1,78 @@
+"""Builds the running parts from settings, in dependency order (used by the app and the CLI)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from bot.channels.base import Channel
+from bot.channels.simulator import SimulatorChannel
+from bot.clock import Clock
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.flowcharts import Flowcharts
+from bot.scheduler import Jobs
+from bot.sender import OutboxSender
+from flows.actions import ActionRegistry
+from flows.catalog import DEFAULT_CATALOG, Catalog
+from flows.engine import EngineSettings, FlowEngine
+from flows.search import GuideIndex
+from handlers.checks import actions as check_actions
+from handlers.router import Handlers
+from storage.directory import DEMO, DatabaseDirectory, read_directory_file, save_directory
+
+log = logging.getLogger("campusbot")
+
+
+@dataclass
+class Services:
+    engine: FlowEngine
+    dispatcher: Dispatcher
+    sender: OutboxSender
+    jobs: Jobs
+    channels: dict[str, Channel]
+    directory: DatabaseDirectory
+    flowcharts: Flowcharts
+
+
+def action_registry() -> ActionRegistry:
+    return ActionRegistry().merge(check_actions)
+
+
+def catalog_path(settings: Settings) -> Path:
+    return Path(settings.flows.path) if settings.flows.path else DEFAULT_CATALOG
+
+
+async def load_directory(settings: Settings) -> None:
+    """Load the configured directory file into the database (the demo one by default)."""
+    if settings.directory.file:
+        directory = read_directory_file(settings.directory.file)
+        await save_directory(directory, "demo" if settings.directory.file == DEMO else "file")
+        log.info("directory loaded: %d departments, %d users from %s",
+                 len(directory.departments_by_id), len(directory.people_by_id),
+                 settings.directory.file)
+
+
+async def build_services(settings: Settings, clock: Clock,
+                         extra_channels: dict[str, Channel] | None = None) -> Services:
+    directory = DatabaseDirectory()
+    actions = action_registry()
+    catalog = await Catalog.load(catalog_path(settings), actions, directory,
+                                 await directory.people())
+    engine = FlowEngine(catalog, directory, actions, EngineSettings(
+        idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
+        report_back_hour=settings.dialog.report_back_hour))
+    channels: dict[str, Channel] = {}
+    if settings.simulator.enabled:
+        channels["sim"] = SimulatorChannel()
+    channels.update(extra_channels or {})
+    sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
+                          per_user_per_minute=settings.outbox.per_user_per_minute)
+    primary = next((name for name in channels if name != "sim"), "sim")
+    dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog.all())), directory, clock,
+                            settings.zone, lambda: primary, sender.wake)
+    return Services(engine=engine, dispatcher=dispatcher, sender=sender,
+                    jobs=Jobs(engine, dispatcher, clock), channels=channels, directory=directory,
+                    flowcharts=Flowcharts())

@@ -1,0 +1,39 @@
+"""What arrives from a channel, in a platform-neutral form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from flows.answers import Attachment
+
+Kind = Literal["text", "tap", "file", "event", "unsupported"]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    channel: str
+    user_id: str
+    kind: Kind
+    text: str = ""
+    card_key: str = ""
+    action: str = ""
+    event: str = ""
+    attachment: Attachment | None = None
+    dedupe_key: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Incoming:
+        data = dict(payload)
+        if data.get("attachment"):
+            data["attachment"] = Attachment(**data["attachment"])
+        return cls(**data)
+
+    def describe(self) -> str:
+        """For logs: never the text itself (it may be personal), only its shape."""
+        detail = {"tap": f"card={self.card_key} action={self.action}",
+                  "event": f"event={self.event}"}.get(self.kind, f"{len(self.text)} chars")
+        return f"{self.channel}/{self.kind} {detail}"

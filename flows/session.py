@@ -1,0 +1,132 @@
+"""The model the flow machines run: one application's form and where it is in its flow.
+
+A FlowSession is created per turn from the stored application row, attached to the flow's
+shared machine, triggered, detached, and its state saved back. It keeps only JSON values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flows.definition import Field, FlowDefinition, Followup, Stage
+
+NEW = "new"
+CONFIRM = "confirm"
+COMPLETED = "completed"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+WITHDRAWN = "withdrawn"
+FINAL_STATES = (COMPLETED, REJECTED, CANCELLED, EXPIRED, WITHDRAWN)
+
+
+def ask_state(key: str) -> str:
+    return f"ask_{key}"
+
+
+def stage_state(stage_id: str) -> str:
+    return f"stage_{stage_id}"
+
+
+def followup_state(followup_id: str) -> str:
+    return f"followup_{followup_id}"
+
+
+@dataclass
+class Applicant:
+    """What conditions may ask about the applicant."""
+
+    id: str
+    department: str | None
+    roles: tuple[str, ...]
+    is_head: bool = False
+
+
+@dataclass
+class FlowSession:
+    definition: FlowDefinition
+    state: str
+    form: dict[str, Any]
+    applicant: Applicant
+    edit_target: str = ""
+    transitions_done: list[tuple[str, str, str]] = field(default_factory=list)
+
+    # ---- values seen by conditions -------------------------------------------------------------
+    def condition_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = dict(self.form)
+        for item in self.definition.fields:
+            value = self.form.get(item.key)
+            if item.type == "date_range" and isinstance(value, list) and len(value) == 2:
+                start, end = date.fromisoformat(value[0]), date.fromisoformat(value[1])
+                values[f"{item.key}_days"] = (end - start).days + 1
+        values["applicant_roles"] = list(self.applicant.roles)
+        values["applicant_department"] = self.applicant.department
+        values["applicant_is_head"] = self.applicant.is_head
+        return values
+
+    def applies(self, item: Field | Stage) -> bool:
+        return item.when is None or item.when.evaluate(self.condition_values())
+
+    # ---- the dialog ------------------------------------------------------------------------------
+    def applicable_fields(self) -> list[Field]:
+        return [f for f in self.definition.fields if self.applies(f)]
+
+    def answered(self, item: Field) -> bool:
+        return item.key in self.form
+
+    def next_dialog_state(self) -> str:
+        """The first applicable question still unanswered, else the confirmation."""
+        for item in self.applicable_fields():
+            if not self.answered(item):
+                return ask_state(item.key)
+        return CONFIRM
+
+    def previous_dialog_state(self) -> str | None:
+        """The applicable question before the current one (or the last one, from confirm)."""
+        fields = self.applicable_fields()
+        if self.state == CONFIRM:
+            return ask_state(fields[-1].key) if fields else None
+        keys = [ask_state(f.key) for f in fields]
+        if self.state in keys:
+            index = keys.index(self.state)
+            return keys[index - 1] if index > 0 else None
+        return None
+
+    def current_field(self) -> Field | None:
+        for item in self.definition.fields:
+            if ask_state(item.key) == self.state:
+                return item
+        return None
+
+    # ---- approval ----------------------------------------------------------------------------------
+    def stage_after(self, state: str) -> str:
+        """Where the application goes once `state` (confirm, a stage or a followup) is done."""
+        stages = list(self.definition.stages)
+        followups = list(self.definition.followups)
+        order = [CONFIRM, *(stage_state(s.id) for s in stages),
+                 *(followup_state(f.id) for f in followups)]
+        position = order.index(state) if state in order else 0
+        for stage in stages:
+            if order.index(stage_state(stage.id)) > position and self.applies(stage):
+                return stage_state(stage.id)
+        for followup in followups:
+            if order.index(followup_state(followup.id)) > position:
+                return followup_state(followup.id)
+        return COMPLETED
+
+    def current_stage(self) -> Stage | None:
+        for stage in self.definition.stages:
+            if stage_state(stage.id) == self.state:
+                return stage
+        return None
+
+    def current_followup(self) -> Followup | None:
+        for followup in self.definition.followups:
+            if followup_state(followup.id) == self.state:
+                return followup
+        return None
+
+    def record(self, trigger: str, source: str, dest: str) -> None:
+        self.transitions_done.append((trigger, source, dest))

@@ -1,0 +1,200 @@
+"""Routes each incoming message of a turn to the code that answers it.
+
+Order (first match wins):
+1. card taps → approvals;  platform events (enter, menu) → greetings and menus;
+2. an answer the bot is waiting for (驳回理由, 转交对象, a numbered choice);
+3. commands that never break a dialog: 我的申请, 待办, 继续;
+4. the application being filled in → the flow engine;
+5. commands: 帮助, 办理, 流程图, 销假, 撤回 N, 同意/驳回 N, 我要办理, a 1–5 service rating;
+6. everything else → the service guide (questions, or an intent to apply).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flows.engine import FlowEngine
+from flows.incoming import Incoming
+from flows.messages import Image
+from flows.search import GuideIndex
+from flows.turn import Turn
+from handlers import approvals, menu, replies, status
+from handlers.guide import answer_question, show_guide, start_flow
+from storage import applications as store
+from storage.models import Application, Conversation
+
+log = logging.getLogger("campusbot.handlers")
+
+_WITHDRAW = re.compile(r"^撤回\s*#?(\d+)$")
+_REPORT_BACK = re.compile(r"^销假\s*#?(\d*)$")
+_RATING = re.compile(r"^([1-5])\s*分?$")
+MENU_EVENTS = {"menu_guide": "办事指南", "menu_apply": "我要办理", "menu_mine": "我的申请",
+               "menu_tasks": "待办"}
+
+
+class Handlers:
+    def __init__(self, engine: FlowEngine, index: GuideIndex) -> None:
+        self.engine = engine
+        self.index = index
+
+    async def handle(self, turn: Turn, conversation: Conversation, incoming: Incoming) -> None:
+        if incoming.kind == "tap":
+            await approvals.on_tap(self.engine, turn, conversation, incoming)
+        elif incoming.kind == "event":
+            await self._event(turn, conversation, incoming)
+        elif incoming.kind == "unsupported":
+            active = await self._active(turn, conversation)
+            turn.reply(replies.PLEASE_TYPE)
+            if active is not None:
+                await self.engine.prompt(turn, active)
+        else:
+            await self._text(turn, conversation, incoming)
+
+    async def _event(self, turn: Turn, conversation: Conversation, incoming: Incoming) -> None:
+        if incoming.event == "enter_agent":
+            today = turn.today.isoformat()
+            if conversation.greeted_on != today:
+                conversation.greeted_on = today
+                turn.reply(replies.GREETING)
+        elif incoming.event in MENU_EVENTS:
+            await self._text(turn, conversation, Incoming(
+                channel=incoming.channel, user_id=incoming.user_id, kind="text",
+                text=MENU_EVENTS[incoming.event]))
+
+    async def _active(self, turn: Turn, conversation: Conversation) -> Application | None:
+        """The application being filled in, if any; an idle one is expired on the spot."""
+        if conversation.active_application_id is None:
+            return None
+        application = await store.get_application(conversation.active_application_id)
+        if application is None or application.status != "filling":
+            conversation.active_application_id = None
+            return None
+        if application.expires_at and application.expires_at <= turn.now:
+            await self.engine.expire(turn, application)
+            conversation.active_application_id = None
+            return None
+        return application
+
+    async def _text(self, turn: Turn, conversation: Conversation, incoming: Incoming) -> None:
+        text = incoming.text.strip()
+        if await approvals.on_pending(self.engine, turn, conversation, text):
+            await self._remind_dialog(turn, conversation)
+            return
+        if await self._pending_choice(turn, conversation, text):
+            return
+        active = await self._active(turn, conversation)
+        if text in ("我的申请", "我的办件", "查进度", "进度"):
+            turn.reply(await status.my_applications(turn, self.engine.catalog,
+                                                    self.engine.directory))
+            await self._remind_dialog(turn, conversation, active)
+            return
+        if text in ("待办", "待审批", "我的待办"):
+            turn.reply(await status.my_tasks(turn, self.engine.catalog, self.engine.directory))
+            await self._remind_dialog(turn, conversation, active)
+            return
+        if active is not None:
+            if text == "继续":
+                await self.engine.prompt(turn, active)
+                return
+            await self.engine.continue_dialog(turn, conversation, active, incoming.text,
+                                              incoming.attachment)
+            return
+        if incoming.kind == "file":
+            turn.reply("收到文件。需要提交材料时，请先开始办理相应事项，在问到材料时再发送。")
+            return
+        await self._command(turn, conversation, text)
+
+    async def _remind_dialog(self, turn: Turn, conversation: Conversation,
+                             active: Application | None = None) -> None:
+        active = active or await self._active(turn, conversation)
+        if active is not None:
+            definition = self.engine.catalog.get(active.flow_id)
+            if definition:
+                turn.reply(f"您正在填写《{definition.name}》，回复“继续”接着填写。")
+
+    async def _command(self, turn: Turn, conversation: Conversation, text: str) -> None:
+        catalog = self.engine.catalog
+        last_flow = catalog.get((conversation.context or {}).get("last_flow", ""))
+        if text in ("帮助", "help", "菜单", "你好", "您好", "在吗", "hi", "hello"):
+            turn.reply(replies.HELP)
+        elif text in ("办理", "开始办理", "申请", "我要申请") and last_flow is not None:
+            await start_flow(self.engine, turn, conversation, last_flow)
+        elif text in ("流程图", "看流程图") and last_flow is not None:
+            turn.reply(Image(f"flowchart:{last_flow.id}", f"《{last_flow.name}》业务流程图"))
+        elif text in ("我要办理", "办事指南", "全部事项", "办事大厅"):
+            names = menu.units(catalog, turn.user.id)
+            conversation.pending = {"kind": "choose_unit", "options": names}
+            turn.reply(menu.unit_menu(names))
+        elif match := _REPORT_BACK.match(text):
+            await self._report_back(turn, match.group(1))
+        elif match := _WITHDRAW.match(text):
+            application = await store.get_application(int(match.group(1)))
+            if application is None or application.applicant_id != turn.user.id:
+                turn.reply(f"没有找到您的申请 #{match.group(1)}。回复“我的申请”查看编号。")
+            else:
+                await self.engine.withdraw(turn, application)
+        elif not await self._decision_or_rating(turn, conversation, text):
+            await answer_question(self.engine, self.index, turn, conversation, text)
+
+    async def _decision_or_rating(self, turn: Turn, conversation: Conversation,
+                                  text: str) -> bool:
+        if await approvals.on_text_decision(self.engine, turn, conversation, text):
+            return True
+        rating = _RATING.match(text)
+        return bool(rating) and await self._rate(turn, int(rating.group(1)))
+
+    async def _report_back(self, turn: Turn, number: str) -> None:
+        waiting = [a for a in await store.applications_of(turn.user.id, limit=50)
+                   if a.status == "followup" and a.state == "followup_report_back"]
+        if number:
+            waiting = [a for a in waiting if a.id == int(number)]
+        if not waiting:
+            turn.reply("您目前没有需要销假的请假。")
+            return
+        if len(waiting) > 1:
+            numbers = "、".join(f"#{a.id}" for a in waiting)
+            turn.reply(f"您有多条待销假的请假（{numbers}），"
+                       f"请回复“销假 编号”，例如“销假 {waiting[0].id}”。")
+            return
+        await self.engine.finish_followup(turn, waiting[0])
+
+    async def _rate(self, turn: Turn, score: int) -> bool:
+        waiting = [a for a in await store.applications_of(turn.user.id, limit=50)
+                   if a.status == "followup" and a.state == "followup_rate"]
+        if not waiting:
+            return False
+        await self.engine.finish_followup(turn, waiting[0], rating=score)
+        return True
+
+    async def _pending_choice(self, turn: Turn, conversation: Conversation, text: str) -> bool:
+        """A numbered answer to a menu the bot just showed; anything else drops the menu."""
+        pending = conversation.pending or {}
+        kind = pending.get("kind")
+        if kind not in ("choose_unit", "choose_flow", "choose_unit_flow"):
+            return False
+        options: list[str] = pending.get("options", [])
+        conversation.pending = {}
+        if not (text.isdigit() and 1 <= int(text) <= len(options)):
+            if text in options:
+                chosen = text
+            else:
+                return False  # not a choice: treat the text as a new message
+        else:
+            chosen = options[int(text) - 1]
+        catalog = self.engine.catalog
+        if kind == "choose_unit":
+            definitions = [d for d in catalog.visible_to(turn.user.id) if d.unit == chosen]
+            conversation.pending = {"kind": "choose_unit_flow",
+                                    "options": [d.id for d in definitions]}
+            turn.reply(menu.flow_menu(chosen, definitions))
+            return True
+        definition = catalog.get(chosen)
+        if definition is None:
+            return False
+        if kind == "choose_flow" and pending.get("apply") and definition.online:
+            await start_flow(self.engine, turn, conversation, definition,
+                             pending.get("sentence", ""))
+        else:
+            await show_guide(self.engine, turn, conversation, definition)
+        return True

@@ -1,0 +1,47 @@
+"""Per-user conversation rows, locked for the length of a turn."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+
+from storage.db import is_postgres
+from storage.errors import ConcurrentUpdate
+from storage.models import Conversation
+
+
+async def lock_conversation(user_id: str, now: datetime) -> Conversation:
+    """Load (creating if needed) the user's conversation inside the current transaction.
+
+    On PostgreSQL the row stays locked until the transaction ends, so a second replica's turn for
+    the same user waits. On SQLite the write lock plus the version check give the same effect.
+    """
+    query = Conversation.filter(user_id=user_id)
+    if is_postgres():
+        query = query.select_for_update()
+    conversation = await query.first()
+    if conversation is None:
+        try:
+            conversation = await Conversation.create(user_id=user_id, pending={}, context={},
+                                                     updated_at=now, version=0)
+        except IntegrityError as exc:  # created concurrently by another process
+            raise ConcurrentUpdate(f"conversation {user_id}") from exc
+    return conversation
+
+
+async def save_conversation(conversation: Conversation, now: datetime) -> None:
+    updated = await Conversation.filter(
+        user_id=conversation.user_id, version=conversation.version).update(
+        active_application_id=conversation.active_application_id,
+        pending=conversation.pending, context=conversation.context,
+        last_channel=conversation.last_channel, greeted_on=conversation.greeted_on,
+        updated_at=now, version=conversation.version + 1)
+    if updated != 1:
+        raise ConcurrentUpdate(f"conversation {conversation.user_id}")
+    conversation.version += 1
+
+
+async def last_channel_of(user_id: str) -> str | None:
+    row = await Conversation.get_or_none(user_id=user_id).only("user_id", "last_channel")
+    return row.last_channel if row else None

@@ -1,0 +1,60 @@
+"""Database set-up: Tortoise configuration from a URL, schema migration, health check."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.migrations.api import migrate
+
+log = logging.getLogger("campusbot.storage")
+
+MODELS = ["storage.models"]
+MIGRATIONS = "storage.migrations"
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    connection = expand_db_url(url)
+    if connection["engine"].endswith("sqlite"):
+        credentials = connection["credentials"]
+        path = credentials.get("file_path", "")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # wait for another process's write instead of failing at once
+        credentials.setdefault("busy_timeout", 5000)
+    return {
+        "connections": {"default": connection},
+        "apps": {"models": {"models": MODELS, "default_connection": "default",
+                            "migrations": MIGRATIONS}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def is_postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+async def init_db(url: str) -> None:
+    """Connect and bring the schema up to date (creating it on a new database)."""
+    config = tortoise_config(url)
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    log.info("database ready (%s)", connections.get("default").capabilities.dialect)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+async def ping() -> bool:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:  # any failure means "not healthy"; the caller reports it
+        log.warning("database ping failed", exc_info=True)
+        return False
+    return True

@@ -1,0 +1,55 @@
+"""Inbound events: stored before acknowledging, so nothing a user typed is lost or done twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from storage.models import InboundEvent
+
+
+async def record_inbound(*, channel: str, dedupe_key: str, user_id: str, payload: dict[str, Any],
+                         now: datetime) -> InboundEvent | None:
+    """Store an event; None when the same event was stored before (a platform retry)."""
+    try:
+        return await InboundEvent.create(channel=channel, dedupe_key=dedupe_key[:255],
+                                         user_id=user_id, payload=payload, received_at=now)
+    except IntegrityError:
+        return None
+
+
+async def mark_processed(event_id: int, now: datetime) -> bool:
+    """Mark done; False when another worker finished it first (so its effects must roll back)."""
+    return await InboundEvent.filter(id=event_id, status="received").update(
+        status="done", processed_at=now) == 1
+
+
+async def mark_failed(event_id: int, now: datetime, attempts: int) -> None:
+    await InboundEvent.filter(id=event_id).update(status="failed", processed_at=now,
+                                                  attempts=attempts)
+
+
+async def bump_attempts(event_id: int) -> int:
+    event = await InboundEvent.get(id=event_id)
+    event.attempts += 1
+    await event.save(update_fields=["attempts"])
+    return event.attempts
+
+
+async def unprocessed(older_than: datetime, limit: int = 50) -> list[InboundEvent]:
+    """Events stored but never processed (the process died); replayed by the recovery job."""
+    return await InboundEvent.filter(status="received", received_at__lt=older_than).order_by(
+        "id").limit(limit)
+
+
+async def get_event(event_id: int) -> InboundEvent | None:
+    return await InboundEvent.get_or_none(id=event_id)
+
+
+async def purge_processed(before: datetime) -> int:
+    return await InboundEvent.filter(status="done", processed_at__lt=before).delete()
+
+
+RETENTION = timedelta(days=7)

@@ -1,0 +1,202 @@
+"""Tortoise models: the database is the source of truth for every dialog and application."""
+
+# Model docstrings become SQL table comments, and the migration runner splits statements on ";",
+# so docstrings here must not contain semicolons.
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Department(Model):
+    id = fields.CharField(max_length=64, primary_key=True)
+    name = fields.CharField(max_length=128)
+    kind = fields.CharField(max_length=32, default="office")
+    head_id = fields.CharField(max_length=64, null=True)
+    leader_id = fields.CharField(max_length=64, null=True)
+    parent_id = fields.CharField(max_length=64, null=True)
+    source = fields.CharField(max_length=16, default="file")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "departments"
+
+
+class Person(Model):
+    """A directory user, id is the user id on the messaging platform."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    name = fields.CharField(max_length=64)
+    department_id = fields.CharField(max_length=64, null=True)
+    roles: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    # ",teacher,cadre," so that "who has role X" is one indexed LIKE on SQLite and PostgreSQL alike
+    roles_text = fields.CharField(max_length=512, default=",", db_index=True)
+    counselor_id = fields.CharField(max_length=64, null=True)
+    title = fields.CharField(max_length=64, default="")
+    active = fields.BooleanField(default=True)
+    source = fields.CharField(max_length=16, default="file")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "users"
+
+
+class Application(Model):
+    """One application of one flow, the state is a state of that flow's machine."""
+
+    id = fields.IntField(primary_key=True)
+    flow_id = fields.CharField(max_length=64, db_index=True)
+    flow_version = fields.IntField()
+    applicant_id = fields.CharField(max_length=64, db_index=True)
+    state = fields.CharField(max_length=96)
+    status = fields.CharField(max_length=16, db_index=True)
+    form: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    meta: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    channel = fields.CharField(max_length=16, default="sim")
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    submitted_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True, db_index=True)
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "applications"
+
+
+class ApprovalTask(Model):
+    """One approver's part of one stage, the card key identifies the card sent for it."""
+
+    id = fields.IntField(primary_key=True)
+    application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
+        "models.Application", related_name="tasks")
+    stage_id = fields.CharField(max_length=64)
+    approver_id = fields.CharField(max_length=64, db_index=True)
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    card_key = fields.CharField(max_length=128, unique=True)
+    comment = fields.TextField(default="")
+    decided_by = fields.CharField(max_length=64, null=True)
+    response_code = fields.CharField(max_length=256, null=True)
+    created_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "approval_tasks"
+
+
+class Conversation(Model):
+    """Per-user chat state: the application being filled in and any pending question."""
+
+    user_id = fields.CharField(max_length=64, primary_key=True)
+    active_application_id = fields.IntField(null=True)
+    pending: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    context: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    last_channel = fields.CharField(max_length=16, null=True)
+    greeted_on = fields.CharField(max_length=10, null=True)
+    updated_at = fields.DatetimeField()
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "conversations"
+
+
+class InboundEvent(Model):
+    """Every inbound message or tap, stored before it is acknowledged, unique per channel key."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    dedupe_key = fields.CharField(max_length=255)
+    user_id = fields.CharField(max_length=64)
+    payload: dict = fields.JSONField()  # type: ignore[assignment]
+    status = fields.CharField(max_length=16, default="received", db_index=True)
+    attempts = fields.IntField(default=0)
+    received_at = fields.DatetimeField()
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "inbound_events"
+        unique_together = (("channel", "dedupe_key"),)
+
+
+class OutboxMessage(Model):
+    """A message to deliver, written in the same transaction as the turn that caused it."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=16, db_index=True)
+    user_id = fields.CharField(max_length=64, db_index=True)
+    payload: dict = fields.JSONField()  # type: ignore[assignment]
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    attempts = fields.IntField(default=0)
+    next_try_at = fields.DatetimeField(db_index=True)
+    turn_id = fields.CharField(max_length=64, null=True, db_index=True)
+    dedupe_key = fields.CharField(max_length=255, null=True, unique=True)
+    last_error = fields.TextField(default="")
+    claimed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True, db_index=True)
+
+    class Meta:
+        table = "outbox"
+
+
+class AuditEntry(Model):
+    """Append-only history of one application."""
+
+    id = fields.IntField(primary_key=True)
+    application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
+        "models.Application", related_name="audit")
+    at = fields.DatetimeField()
+    actor_id = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=32)
+    from_state = fields.CharField(max_length=96, default="")
+    to_state = fields.CharField(max_length=96, default="")
+    detail: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+
+    class Meta:
+        table = "audit_log"
+
+
+class Reminder(Model):
+    """A message due later (leave ended, dialog idle), claimed atomically when due."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=32)
+    application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
+        "models.Application", related_name="reminders")
+    user_id = fields.CharField(max_length=64)
+    due_at = fields.DatetimeField(db_index=True)
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "reminders"
+        unique_together = (("application", "kind"),)
+
+
+class Booking(Model):
+    """A room or resource held by an application, for conflict checks."""
+
+    id = fields.IntField(primary_key=True)
+    application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
+        "models.Application", related_name="bookings")
+    flow_id = fields.CharField(max_length=64)
+    resource = fields.CharField(max_length=128)
+    day = fields.DateField()
+    slot = fields.CharField(max_length=64)
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+
+    class Meta:
+        table = "bookings"
+
+
+class ApiToken(Model):
+    """Platform access tokens shared by every replica."""
+
+    key = fields.CharField(max_length=128, primary_key=True)
+    token = fields.CharField(max_length=1024)
+    expires_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "api_tokens"

@@ -59,8 +59,9 @@ async def build_services(settings: Settings, clock: Clock,
                          extra_channels: dict[str, Channel] | None = None) -> Services:
     directory = DatabaseDirectory()
     actions = action_registry()
-    catalog = await Catalog.load(catalog_path(settings), actions, directory,
-                                 await directory.people())
+    snapshot = await directory.snapshot()
+    catalog = await Catalog.load(catalog_path(settings), actions, snapshot,
+                                 list(snapshot.people_by_id.values()))
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
         report_back_hour=settings.dialog.report_back_hour))

@@ -15,7 +15,8 @@ async def effective_roles(person: PersonInfo, directory: Directory) -> tuple[str
     roles = list(person.roles)
     if person.department:
         department = await directory.department(person.department)
-        if department and department.head == person.id and "dept_head" not in roles:
+        is_head = department is not None and department.head == person.id
+        if is_head and department.kind != "leadership" and "dept_head" not in roles:
             roles.append("dept_head")
         if department and department.kind == "leadership" and "school_leader" not in roles:
             roles.append("school_leader")
@@ -41,18 +42,23 @@ async def _leader(directory: Directory, department_id: str | None, applicant: Pe
                   what: str) -> list[PersonInfo]:
     department = await directory.department(department_id) if department_id else None
     if department is None:
-        raise ApproverNotFound(f"通讯录中找不到部门 {department_id or '（未设置）'}，无法确定{what}")
-    leader_id = department.leader
-    if department.kind == "leadership" or leader_id in (None, applicant.id):
-        # school leaders report to the head of the leadership group (校长/书记)
-        for candidate in await directory.departments():
-            if candidate.kind == "leadership" and candidate.head:
-                leader_id = candidate.head if candidate.head != applicant.id else None
-                break
-    if leader_id:
-        leader = await directory.person(leader_id)
-        if leader:
-            return [leader]
+        raise ApproverNotFound(f"通讯录中找不到部门 {department_id or '（未设置）'}，"
+                               f"无法确定{what}")
+    if department.kind == "leadership":
+        # a school leader's request goes to the head of the leadership group (校长), or for the
+        # head himself to the group's own leader (书记)
+        candidates = [department.head, department.leader]
+    else:
+        candidates = [department.leader]
+        if department.leader in (None, applicant.id):
+            for group in await directory.departments():
+                if group.kind == "leadership":
+                    candidates += [group.head, group.leader]
+    for candidate in candidates:
+        if candidate and candidate != applicant.id:
+            leader = await directory.person(candidate)
+            if leader:
+                return [leader]
     raise ApproverNotFound(f"{department.name}未设置分管校领导，无法确定{what}")
 
 
@@ -74,11 +80,12 @@ async def resolve_approvers(approver: Approver, applicant: PersonInfo,
                 raise ApproverNotFound("通讯录中没有登记您的辅导员，请联系学院学生工作办公室")
             return [counselor]
         case "role":
-            people = [p for p in await directory.with_role(approver.argument)
-                      if p.id != applicant.id]
-            if not people:
+            holders = await directory.with_role(approver.argument)
+            if not holders:
                 raise ApproverNotFound(f"通讯录中没有担任“{approver.argument}”岗位的人员")
-            return people
+            people = [p for p in holders if p.id != applicant.id]
+            # the only holder is applying: their own department head decides instead
+            return people or await _head(directory, applicant.department, applicant, "审批人")
         case "user":
             person = await directory.person(approver.argument)
             if person is None:

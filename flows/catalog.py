@@ -28,30 +28,49 @@ async def check_flows(path: Path, action_names: Collection[str], directory: Dire
     return definitions, problems
 
 
+def _valid(definitions: list[FlowDefinition], problems: list[Problem]) -> list[FlowDefinition]:
+    broken = {p.file for p in problems}
+    return [d for d in definitions if d.source not in broken]
+
+
 class Catalog:
-    def __init__(self, path: Path, definitions: list[FlowDefinition]) -> None:
+    """Serves the flows whose files are valid; a broken file is left out and reported, so one
+    unit's mistake never takes the others' processes offline (成熟一个、上线一个)."""
+
+    def __init__(self, path: Path, definitions: list[FlowDefinition],
+                 problems: list[Problem] | None = None) -> None:
         self.path = path
         self._by_id = {d.id: d for d in definitions}
+        self.problems = problems or []
 
     @classmethod
     async def load(cls, path: Path, action_names: Collection[str], directory: Directory,
                    people: list[PersonInfo]) -> Catalog:
         definitions, problems = await check_flows(path, action_names, directory, people)
-        if problems:
-            raise FlowFileError(problems)
-        return cls(path, definitions)
+        for problem in problems:
+            log.error("flow file problem, file left out: %s", problem)
+        valid = _valid(definitions, problems)
+        if not valid:
+            raise FlowFileError(problems or [Problem(path, "", "没有可用的流程文件")])
+        log.info("flows loaded: %d of %d files", len(valid), len(definitions))
+        return cls(path, valid, problems)
 
     async def reload(self, action_names: Collection[str], directory: Directory,
                      people: list[PersonInfo]) -> list[Problem]:
-        """Re-read the files; on any problem keep serving the previous definitions."""
+        """Re-read the files without a restart. A file with problems keeps its previous
+        version (if it had one); the problems are returned and logged."""
         definitions, problems = await check_flows(self.path, action_names, directory, people)
-        if problems:
-            log.warning("flow reload refused: %d problem(s)", len(problems))
-            return problems
-        self._by_id = {d.id: d for d in definitions}
-        log.info("flows reloaded: %d definitions", len(definitions))
-        return []
-
+        for problem in problems:
+            log.error("flow file problem on reload: %s", problem)
+        fresh = {d.id: d for d in _valid(definitions, problems)}
+        broken_files = {p.file for p in problems}
+        for old in self._by_id.values():
+            if old.id not in fresh and old.source in broken_files:
+                fresh[old.id] = old
+        self._by_id = fresh
+        self.problems = problems
+        log.info("flows reloaded: %d definitions", len(fresh))
+        return problems
     def get(self, flow_id: str) -> FlowDefinition | None:
         return self._by_id.get(flow_id)
 

@@ -29,6 +29,7 @@ log = logging.getLogger("campusbot.handlers")
 _WITHDRAW = re.compile(r"^撤回\s*#?(\d+)$")
 _REPORT_BACK = re.compile(r"^销假\s*#?(\d*)$")
 _RATING = re.compile(r"^([1-5])\s*分?$")
+_APPLY_BY_NAME = re.compile(r"^(?:办理|申请|我要办理|我要申请)\s*[《“]?(.+?)[》”]?$")
 MENU_EVENTS = {"menu_guide": "办事指南", "menu_apply": "我要办理", "menu_mine": "我的申请",
                "menu_tasks": "待办"}
 
@@ -126,6 +127,9 @@ class Handlers:
             names = menu.units(catalog, turn.user.id)
             conversation.pending = {"kind": "choose_unit", "options": names}
             turn.reply(menu.unit_menu(names))
+        elif (match := _APPLY_BY_NAME.match(text)) and (
+                by_name := catalog.by_name(match.group(1))) is not None:
+            await start_flow(self.engine, turn, conversation, by_name)
         elif match := _REPORT_BACK.match(text):
             await self._report_back(turn, match.group(1))
         elif match := _WITHDRAW.match(text):

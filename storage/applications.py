@@ -38,8 +38,9 @@ async def get_application(application_id: int) -> Application | None:
 
 
 async def applications_of(applicant_id: str, limit: int = 10) -> list[Application]:
-    return await Application.filter(applicant_id=applicant_id).exclude(
-        status="filling").order_by("-id").limit(limit)
+    """Submitted applications, newest first (drafts never submitted are not listed)."""
+    return await Application.filter(applicant_id=applicant_id,
+                                    submitted_at__isnull=False).order_by("-id").limit(limit)
 
 
 async def applications_in_state(applicant_id: str, state: str) -> list[Application]:

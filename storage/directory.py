@@ -232,3 +232,8 @@ class DatabaseDirectory:
 
     async def people(self) -> list[PersonInfo]:
         return [_person(r) for r in await Person.filter(active=True).order_by("id")]
+
+    async def snapshot(self) -> FileDirectory:
+        """Everything in memory at once, for checks that look up many people (flow validation)."""
+        departments = {d.id: d for d in await self.departments()}
+        return FileDirectory(departments, {p.id: p for p in await self.people()})

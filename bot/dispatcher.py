@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -48,10 +48,17 @@ class TurnResult:
     processed: bool
 
 
+UserLookup = Callable[[str], Awaitable[PersonInfo | None]]
+
+
 class Dispatcher:
     def __init__(self, handlers: Handlers, directory: Directory, clock: Clock, timezone: ZoneInfo,
-                 default_channel: Callable[[], str], wake_sender: Callable[[], None]) -> None:
+                 default_channel: Callable[[], str], wake_sender: Callable[[], None],
+                 user_lookups: dict[str, UserLookup] | None = None) -> None:
         self.handlers = handlers
+        #: per channel: fetch a user the directory does not know yet (e.g. WeCom user/get) and
+        #: store them, so a new colleague can use the bot before the next directory sync
+        self.user_lookups = user_lookups or {}
         self.directory = directory
         self.clock = clock
         self.timezone = timezone
@@ -110,8 +117,11 @@ class Dispatcher:
 
     async def _run_turn(self, event: InboundEvent, incoming: Incoming) -> Turn:
         now = self.clock.now()
+        person = await self.directory.person(incoming.user_id)
+        lookup = self.user_lookups.get(incoming.channel)
+        if person is None and lookup is not None:
+            person = await lookup(incoming.user_id)
         async with in_transaction():
-            person = await self.directory.person(incoming.user_id)
             turn = Turn(user=person or PersonInfo(incoming.user_id, incoming.user_id, None),
                         channel=incoming.channel, now=now, timezone=self.timezone)
             if person is None:

@@ -20,7 +20,8 @@ class FixedClock:
         self._now = start
 
     def now(self) -> datetime:
-        return self._now
+        # always UTC, like SystemClock: Tortoise compares filter values without converting zones
+        return self._now.astimezone(UTC)
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta

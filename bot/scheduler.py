@@ -18,6 +18,7 @@ from flows.engine import FlowEngine
 from flows.turn import Turn
 from storage import applications as store
 from storage import inbound
+from storage.directory import DatabaseDirectory
 
 log = logging.getLogger("campusbot.scheduler")
 
@@ -83,6 +84,15 @@ class Jobs:
             replayed += 1
         return replayed
 
+    async def reload_flows(self) -> bool:
+        """Pick up edited, added or removed flow files without a restart (every replica)."""
+        catalog = self.engine.catalog
+        if not catalog.changed_on_disk():
+            return False
+        snapshot = await DatabaseDirectory().snapshot()
+        await catalog.reload(self.engine.actions, snapshot, list(snapshot.people_by_id.values()))
+        return True
+
     async def purge(self) -> None:
         removed = await inbound.purge_processed(self.clock.now() - inbound.RETENTION)
         if removed:
@@ -97,5 +107,6 @@ def build_scheduler(jobs: Jobs, timezone: ZoneInfo) -> AsyncIOScheduler:
     scheduler.add_job(jobs.expire_idle_dialogs, "interval", seconds=30, id="expire_dialogs")
     scheduler.add_job(jobs.send_due_reminders, "interval", seconds=30, id="reminders")
     scheduler.add_job(jobs.replay_unprocessed, "interval", seconds=15, id="replay_inbound")
+    scheduler.add_job(jobs.reload_flows, "interval", seconds=30, id="reload_flows")
     scheduler.add_job(jobs.purge, "interval", hours=6, id="purge")
     return scheduler

@@ -72,7 +72,7 @@ async def build_services(settings: Settings, clock: Clock,
     sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
                           per_user_per_minute=settings.outbox.per_user_per_minute)
     primary = next((name for name in channels if name != "sim"), "sim")
-    dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog.all())), directory, clock,
+    dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
                             settings.zone, lambda: primary, sender.wake)
     return Services(engine=engine, dispatcher=dispatcher, sender=sender,
                     jobs=Jobs(engine, dispatcher, clock), channels=channels, directory=directory,

@@ -42,6 +42,17 @@ class Catalog:
         self.path = path
         self._by_id = {d.id: d for d in definitions}
         self.problems = problems or []
+        #: bumped on every reload, so indexes built from the definitions know to rebuild
+        self.generation = 0
+        self._stamp = self.files_stamp()
+
+    def files_stamp(self) -> tuple[tuple[str, int], ...]:
+        """Names and modification times of the flow files: changes when any file does."""
+        files = sorted(self.path.glob("*.toml")) if self.path.is_dir() else [self.path]
+        return tuple((f.name, f.stat().st_mtime_ns) for f in files if f.exists())
+
+    def changed_on_disk(self) -> bool:
+        return self.files_stamp() != self._stamp
 
     @classmethod
     async def load(cls, path: Path, action_names: Collection[str], directory: Directory,
@@ -59,6 +70,7 @@ class Catalog:
                      people: list[PersonInfo]) -> list[Problem]:
         """Re-read the files without a restart. A file with problems keeps its previous
         version (if it had one); the problems are returned and logged."""
+        stamp = self.files_stamp()
         definitions, problems = await check_flows(self.path, action_names, directory, people)
         for problem in problems:
             log.error("flow file problem on reload: %s", problem)
@@ -69,6 +81,8 @@ class Catalog:
                 fresh[old.id] = old
         self._by_id = fresh
         self.problems = problems
+        self.generation += 1
+        self._stamp = stamp
         log.info("flows reloaded: %d definitions", len(fresh))
         return problems
     def get(self, flow_id: str) -> FlowDefinition | None:

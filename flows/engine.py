@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from math import ceil
 from typing import Any
 
@@ -209,7 +209,8 @@ class FlowEngine:
                              followup: Followup) -> str:
         if followup.kind == "report_back":
             end = leave_end(session, followup)
-            due = datetime.combine(end, time(self.settings.report_back_hour), turn.timezone)
+            due = datetime.combine(end, time(self.settings.report_back_hour),
+                                   turn.timezone).astimezone(UTC)
             await store.schedule_reminder(application, kind="report_back",
                                           user_id=application.applicant_id,
                                           due_at=max(due, turn.now), now=turn.now)

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from flows.answers import AnswerError, parse_answer
+from flows.catalog import Catalog
 from flows.definition import FlowDefinition
 from flows.validation import ANYONE
 
@@ -23,13 +24,15 @@ class Match:
 
 
 class GuideIndex:
-    def __init__(self, definitions: Collection[FlowDefinition]) -> None:
-        self.definitions = list(definitions)
+    """Searches the catalog's current definitions (rebuilt when the catalog is reloaded)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
 
     def search(self, text: str, roles: Collection[str] = ()) -> list[Match]:
         query = text.strip()
         matches = []
-        for definition in self.definitions:
+        for definition in self.catalog.all():
             terms = (definition.name, *definition.aliases, *definition.keywords)
             best = max((len(t) for t in terms if t and t in query), default=0)
             if definition.name in query:

@@ -40,7 +40,8 @@ async def _chat(url: str, user: str) -> int:
             print(f"通讯录中没有用户 {user}。可用：{', '.join(u['id'] for u in users)}",
                   file=sys.stderr)
             return 2
-        print(f"以 {me['name']}（{user}）身份聊天。输入消息回车发送；/tap 卡片 按钮 点卡片；Ctrl-D 退出。")
+        print(f"以 {me['name']}（{user}）身份聊天。"
+              "输入消息回车发送；/tap 卡片 按钮 点卡片；Ctrl-D 退出。")
 
         async def poll() -> None:
             while True:

@@ -221,7 +221,8 @@ def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
             errors.append("wecom.agent_id: 启用企业微信时必填（应用的 AgentId）")
         key = wecom.get("encoding_aes_key", "")
         if key and len(key) != 43:
-            errors.append("wecom.encoding_aes_key: 应为 43 个字符（企业微信后台“接收消息”中的 EncodingAESKey）")
+            errors.append("wecom.encoding_aes_key: 应为 43 个字符"
+                          "（企业微信后台“接收消息”中的 EncodingAESKey）")
     if errors:
         raise ConfigError(f"配置有误（{source}）：\n  " + "\n  ".join(errors))
     built = {}

@@ -129,7 +129,8 @@ def _text(field: Field, text: str, today: date) -> str:
         raise AnswerError(f"{field.label}至少需要 {field.min_length} 个字，请写得具体一些。"
                           f"{('例如：' + field.example) if field.example else ''}")
     if len(text) > field.max_length:
-        raise AnswerError(f"{field.label}最多 {field.max_length} 个字，当前 {len(text)} 个字，请精简。")
+        raise AnswerError(f"{field.label}最多 {field.max_length} 个字，"
+                          f"当前 {len(text)} 个字，请精简。")
     if field.pattern and not re.fullmatch(field.pattern, text):
         raise AnswerError(f"{field.label}格式不对：{field.pattern_hint}"
                           f"{('，例如：' + field.example) if field.example else ''}")
@@ -138,6 +139,8 @@ def _text(field: Field, text: str, today: date) -> str:
 
 def _number(field: Field, text: str, today: date) -> float | int:
     cleaned = text.replace(",", "").replace("，", "").replace(" ", "")
+    if field.unit and cleaned.endswith(f"{field.unit}半"):  # 两天半 = 2.5 天
+        cleaned = cleaned[: -len(field.unit) - 1] + "半"
     if field.unit and cleaned.endswith(field.unit):
         cleaned = cleaned[: -len(field.unit)]
     match = _NUMBER_WITH_UNIT.match(cleaned)

@@ -27,7 +27,8 @@ async def _head(directory: Directory, department_id: str | None, applicant: Pers
                 what: str) -> list[PersonInfo]:
     department = await directory.department(department_id) if department_id else None
     if department is None:
-        raise ApproverNotFound(f"通讯录中找不到部门 {department_id or '（未设置）'}，无法确定{what}")
+        raise ApproverNotFound(f"通讯录中找不到部门 {department_id or '（未设置）'}，"
+                               f"无法确定{what}")
     if department.head and department.head != applicant.id:
         head = await directory.person(department.head)
         if head:

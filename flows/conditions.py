@@ -26,6 +26,9 @@ _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 }
 
 
+_COMPOUND = ast.BoolOp | ast.Compare | ast.BinOp | ast.UnaryOp | ast.List | ast.Tuple
+
+
 class ConditionError(ValueError):
     """The expression is not a valid condition."""
 
@@ -66,7 +69,7 @@ def _check(node: ast.AST, names: set[str], source: str) -> None:
     elif isinstance(node, ast.Constant):
         if not isinstance(node.value, str | int | float | bool) and node.value is not None:
             raise ConditionError(f"不支持的常量：{source!r}")
-    elif isinstance(node, ast.BoolOp | ast.Compare | ast.BinOp | ast.UnaryOp | ast.List | ast.Tuple):
+    elif isinstance(node, _COMPOUND):
         if isinstance(node, ast.BinOp) and type(node.op) not in _ARITHMETIC:
             raise ConditionError(f"不支持的运算符：{source!r}")
         if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not | ast.USub):

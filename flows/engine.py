@@ -20,7 +20,7 @@ from flows.approvers import ApproverNotFound, effective_roles, resolve_approvers
 from flows.bookings import booking_conflict
 from flows.catalog import Catalog
 from flows.definition import FlowDefinition, Followup, Stage
-from flows.guide import contact_lines
+from flows.guide import contact_lines, days_text
 from flows.machine import FlowMachines, all_states
 from flows.messages import Button, Card, CardUpdate
 from flows.session import (
@@ -49,7 +49,9 @@ _EDIT = re.compile(r"^(?:修改|改)\s*第?\s*(\d{1,2})\s*项?$")
 STAGE_BUTTONS = {
     "approve": (Button("approve", "同意", 1), Button("reject", "驳回", 3),
                 Button("transfer", "转交", 2)),
-    "handle": (Button("approve", "办结", 1), Button("transfer", "转交", 2)),
+    # a job that cannot be done (or lacks material) goes back to the applicant with a reason
+    "handle": (Button("approve", "办结", 1), Button("reject", "退回", 3),
+               Button("transfer", "转交", 2)),
     "acknowledge": (Button("approve", "签收", 1),),
 }
 DECISION_WORDS = {"approve": "同意", "reject": "驳回"}
@@ -123,7 +125,7 @@ class FlowEngine:
                  session.definition.id, application.id, turn.user.id, trigger, session.state)
         return await self._entered(turn, application, session)
 
-    # ---- entering states ---------------------------------------------------------------------------
+    # ---- entering states -----------------------------------------------------------------------
     async def _entered(self, turn: Turn, application: Application, session: FlowSession) -> str:
         state = session.state
         if state.startswith("ask_"):
@@ -148,7 +150,7 @@ class FlowEngine:
         return await self._finish(turn, application, session)
 
     async def route_preview(self, session: FlowSession) -> tuple[list[str], str]:
-        """The approval route as it will run for these answers, e.g. ['部门负责人审批（李院长）']."""
+        """The approval route as it will run for these answers, e.g. ['部门负责人审批（李院长）']"""
         applicant = await self.directory.person(session.applicant.id)
         if applicant is None:
             return [], ""
@@ -248,7 +250,8 @@ class FlowEngine:
             filled.append(f"{item.label}：{display_value(item, value)}")
         await store.append_audit(application, at=turn.now, actor_id=turn.user.id,
                                  action="create", detail={"prefilled": sorted(prefill or {})})
-        intro = f"开始办理《{definition.name}》（{definition.unit}），共 {len(session.applicable_fields())} 项，一次问一项。"
+        count = len(session.applicable_fields())
+        intro = f"开始办理《{definition.name}》（{definition.unit}），共 {count} 项，一次问一项。"
         if filled:
             intro += "\n已根据您的话填好：" + "；".join(filled) + "。"
         turn.reply(intro)
@@ -369,7 +372,7 @@ class FlowEngine:
         conversation.active_application_id = None
         next_step = await self._fire(turn, application, session, "submit") or ""
         limit = definition.time_limit_days
-        limit_text = f"办结时限 {int(limit) if float(limit).is_integer() else limit} 个工作日。" if limit else ""
+        limit_text = f"办结时限 {days_text(limit)} 个工作日。" if limit else ""
         turn.reply(f"已提交《{definition.name}》，编号 #{application.id}。{next_step}{limit_text}\n"
                    "回复“我的申请”可随时查看进度。")
 
@@ -430,7 +433,8 @@ class FlowEngine:
         task.status = "approved" if action == "approve" else "rejected"
         task.decided_by, task.decided_at, task.comment = turn.user.id, turn.now, comment
         await store.save_task(task)
-        word = STAGE_DONE_WORDS[stage.kind] if action == "approve" else "驳回"
+        word = STAGE_DONE_WORDS[stage.kind] if action == "approve" else (
+            "退回" if stage.kind == "handle" else "驳回")
         stamp = turn.local_now.strftime("%m-%d %H:%M")
         others = [t for t in await store.stage_tasks(application.id, stage.id)
                   if t.id != task.id and t.status == "pending"]
@@ -474,7 +478,8 @@ class FlowEngine:
                                            now=turn.now)
         applicant = await self.directory.person(application.applicant_id) or target
         turn.push(target.id, self._card(application, session, stage, new_task, applicant))
-        turn.push(target.id, f"{turn.user.name}将编号 #{application.id} 的{stage.name}转交给您处理。")
+        turn.push(target.id,
+                  f"{turn.user.name}将编号 #{application.id} 的{stage.name}转交给您处理。")
         turn.reply(CardUpdate(task.card_key, f"已转交给{target.name}", recipients=(turn.user.id,)))
         turn.reply(f"已转交给{target.name}。")
         turn.push(application.applicant_id, f"您的《{definition.name}》（#{application.id}）"

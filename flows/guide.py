@@ -13,7 +13,7 @@ AUDIENCE_LABELS = {
 }
 
 
-def _days(value: float | None) -> str:
+def days_text(value: float | None) -> str:
     if value is None:
         return ""
     return f"{int(value)}" if float(value).is_integer() else f"{value}"
@@ -38,7 +38,8 @@ def contact_lines(definition: FlowDefinition) -> list[str]:
 
 def guide_text(definition: FlowDefinition, *, can_apply: bool = True) -> str:
     """Everything the school's notice asks a guide to show, in reading order."""
-    lines = [f"【{definition.name}】（{definition.unit}·{definition.kind_label}）", definition.summary]
+    lines = [f"【{definition.name}】（{definition.unit}·{definition.kind_label}）",
+             definition.summary]
     if definition.platform is not None:
         platform = definition.platform
         lines += [
@@ -48,10 +49,10 @@ def guide_text(definition: FlowDefinition, *, can_apply: bool = True) -> str:
         ]
     else:
         lines.append(f"办理对象：{audience_text(definition)}")
-        lines.append(f"办结时限：{_days(definition.time_limit_days)} 个工作日")
+        lines.append(f"办结时限：{days_text(definition.time_limit_days)} 个工作日")
     lines.append("办理流程：")
     for number, step in enumerate(definition.steps, 1):
-        limit = f"（{_days(step.time_limit_days)} 个工作日）" if step.time_limit_days else ""
+        limit = f"（{days_text(step.time_limit_days)} 个工作日）" if step.time_limit_days else ""
         actor = f"［{step.actor}］" if step.actor else ""
         lines.append(f"{number}. {step.title}{actor}{limit}")
         if step.materials:

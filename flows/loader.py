@@ -201,7 +201,8 @@ def _read_stage(reader: _Reader, index: int, raw: dict[str, Any]) -> Stage | Non
     approver_text = item.text("approver")
     approver = parse_approver(approver_text) if approver_text else None
     if approver_text and approver is None:
-        item.problem("approver", f"无法识别的审批人 {approver_text!r}（可用：{', '.join(APPROVER_FORMS)}）")
+        item.problem("approver",
+                     f"无法识别的审批人 {approver_text!r}（可用：{', '.join(APPROVER_FORMS)}）")
     kind = item.text("kind", required=False, default="approve")
     if kind not in STAGE_KINDS:
         item.problem("kind", f"应为 {', '.join(STAGE_KINDS)} 之一")
@@ -237,7 +238,8 @@ def _read_followup(reader: _Reader, index: int, raw: dict[str, Any]) -> Followup
     return followup if kind else None
 
 
-def parse_flow(path: Path, document: dict[str, Any], problems: list[Problem]) -> FlowDefinition | None:
+def parse_flow(path: Path, document: dict[str, Any],
+               problems: list[Problem]) -> FlowDefinition | None:
     """Turn one parsed TOML document into a definition; problems go into `problems`."""
     top = _Reader(problems, path, "", document, _TOP_KEYS)
     flow = top.sub("flow", _FLOW_KEYS, required=True)
@@ -323,7 +325,8 @@ def parse_flow(path: Path, document: dict[str, Any], problems: list[Problem]) ->
         status=status, version=flow.integer("version", 1), summary=flow.text("summary"),
         audience=audience, aliases=flow.texts("aliases"), keywords=flow.texts("keywords"),
         reviewers=flow.texts("reviewers"), time_limit_days=time_limit or 0,
-        contact=contact if contact.unit else replace(contact, unit=flow.text("unit", required=False)),
+        contact=contact if contact.unit else replace(contact,
+                                                     unit=flow.text("unit", required=False)),
         steps=tuple(steps), fields=tuple(fields), stages=tuple(stages),
         followups=tuple(followups), checks=flow.texts("checks"), platform=platform,
         booking=booking, outcomes=outcomes, source=path,

@@ -100,7 +100,7 @@ class FlowSession:
                 return item
         return None
 
-    # ---- approval ----------------------------------------------------------------------------------
+    # ---- approval ------------------------------------------------------------------------------
     def stage_after(self, state: str) -> str:
         """Where the application goes once `state` (confirm, a stage or a followup) is done."""
         stages = list(self.definition.stages)

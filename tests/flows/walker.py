@@ -64,7 +64,8 @@ async def pending_tasks(application_id: int) -> list[ApprovalTask]:
     return await ApprovalTask.filter(application_id=application_id, status="pending").order_by("id")
 
 
-async def approve_all(sim: Sim, definition: FlowDefinition, application: Application) -> Application:
+async def approve_all(sim: Sim, definition: FlowDefinition,
+                      application: Application) -> Application:
     """Every approver approves; followups are done by the applicant (销假, a 5-point rating)."""
     for _ in range(MAX_TURNS):
         application = await Application.get(id=application.id)

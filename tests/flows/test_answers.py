@@ -1,0 +1,71 @@
+"""Each field type accepts what people type and refuses the rest with a message saying what is
+expected."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from flows.answers import AnswerError, Attachment, parse_answer
+from flows.definition import Field
+
+TODAY = date(2026, 11, 26)
+
+
+def field(**kwargs: object) -> Field:
+    values: dict[str, object] = {"key": "x", "label": "测试项", "type": "text", "example": "示例"}
+    values.update(kwargs)
+    return Field(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("spec", "text", "value"), [
+    ({"type": "number", "unit": "天"}, "3天", 3),
+    ({"type": "number", "unit": "天"}, "两天半", 2.5),
+    ({"type": "number", "unit": "元"}, "5万元", 50000),
+    ({"type": "number", "unit": "元"}, "12,000", 12000),
+    ({"type": "choice", "options": ("事假", "病假")}, "2", "病假"),
+    ({"type": "choice", "options": ("事假", "病假")}, "病假", "病假"),
+    ({"type": "choice", "options": ("电脑", "打印机", "投影"), "multiple": True}, "1、3",
+     ["电脑", "投影"]),
+    ({"type": "yesno"}, "是的", True),
+    ({"type": "yesno"}, "不是", False),
+    ({"type": "phone"}, "138 0000 0000", "13800000000"),
+    ({"type": "phone"}, "0731-88880000", "0731-88880000"),
+    ({"type": "email"}, "a.b@example.edu.cn", "a.b@example.edu.cn"),
+    ({"type": "plate"}, "湘a·12345", "湘A12345"),
+    ({"type": "plate"}, "湘AD12345", "湘AD12345"),
+    ({"type": "date", "not_before": "today"}, "明天", "2026-11-27"),
+    ({"type": "date_range"}, "明天到后天", ["2026-11-27", "2026-11-28"]),
+    ({"type": "text", "required": False}, "无", None),
+])
+def test_accepted(spec: dict[str, object], text: str, value: object) -> None:
+    assert parse_answer(field(**spec), text, TODAY) == value
+
+
+@pytest.mark.parametrize(("spec", "text", "says"), [
+    ({"type": "number", "minimum": 0.5, "maximum": 180, "unit": "天"}, "很多", "数字"),
+    ({"type": "number", "minimum": 0.5, "maximum": 180, "unit": "天"}, "500", "不能大于 180"),
+    ({"type": "number", "integer": True}, "2.5", "整数"),
+    ({"type": "date", "not_before": "today"}, "昨天", "不能早于"),
+    ({"type": "date"}, "改天", "没看懂这个日期"),
+    ({"type": "date_range", "max_days": 7}, "12月1日至12月20日", "最长 7 天"),
+    ({"type": "choice", "options": ("事假", "病假")}, "3", "1–2"),
+    ({"type": "yesno"}, "也许", "是"),
+    ({"type": "phone"}, "12345", "手机号"),
+    ({"type": "email"}, "abc", "邮箱"),
+    ({"type": "plate"}, "ABC123", "省份简称"),
+    ({"type": "text", "min_length": 4}, "发烧", "至少需要 4 个字"),
+    ({"type": "text", "pattern": r"\d{8}", "pattern_hint": "8 位学号"}, "abc", "8 位学号"),
+    ({"type": "attachment"}, "稍后", "上传"),
+])
+def test_refused_with_what_is_expected(spec: dict[str, object], text: str, says: str) -> None:
+    with pytest.raises(AnswerError) as refused:
+        parse_answer(field(**spec), text, TODAY)
+    assert says in str(refused.value)
+
+
+def test_an_uploaded_file_answers_an_attachment_question() -> None:
+    value = parse_answer(field(type="attachment"), "", TODAY,
+                         attachment=Attachment(name="诊断证明.jpg", media_id="m1"))
+    assert value == {"name": "诊断证明.jpg", "media_id": "m1", "url": ""}

@@ -87,8 +87,9 @@ async def check_directory(definition: FlowDefinition, directory: Directory,
     known_roles = {ANYONE}
     samples: dict[str | None, PersonInfo] = {}
     everyone = list(people)
+    roles_of: dict[str, tuple[str, ...]] = {}
     for person in everyone:
-        roles = await effective_roles(person, directory)
+        roles = roles_of[person.id] = await effective_roles(person, directory)
         known_roles.update(roles)
         if ANYONE in definition.audience or set(roles) & set(definition.audience):
             samples.setdefault(person.department, person)
@@ -98,9 +99,18 @@ async def check_directory(definition: FlowDefinition, directory: Directory,
     for reviewer in definition.reviewers:
         if reviewer not in {p.id for p in everyone}:
             problems.append(Problem(file, "flow.reviewers", f"通讯录中找不到评审人 {reviewer!r}"))
+    applicant_values = {person.id: {
+        "applicant_roles": list(roles_of[person.id]),
+        "applicant_department": person.department,
+        "applicant_is_head": "dept_head" in roles_of[person.id]} for person in samples.values()}
     for index, stage in enumerate(definition.stages):
         reported: set[str] = set()
         for applicant in samples.values():
+            # a stage only for some applicants ("'student' in applicant_roles") is only checked
+            # for the applicants it applies to
+            if stage.when is not None and stage.when.names <= set(APPLICANT_NAMES) and \
+                    not stage.when.evaluate(applicant_values[applicant.id]):
+                continue
             try:
                 await resolve_approvers(stage.approver, applicant, directory)
             except ApproverNotFound as exc:

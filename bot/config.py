@@ -174,7 +174,8 @@ def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
     """Merge file values and environment overrides; raise ConfigError naming every bad key."""
     errors: list[str] = []
     sections: dict[str, Any] = {}
-    known = {f.name: f.default_factory for f in fields(Settings)}  # type: ignore[misc]
+    known: dict[str, Callable[[], Any]] = {
+        f.name: f.default_factory for f in fields(Settings)}  # type: ignore[misc]
     for section in document:
         if section not in known:
             errors.append(f"[{section}]: 未知的配置段（可用：{', '.join(known)}）")

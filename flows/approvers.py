@@ -15,8 +15,8 @@ async def effective_roles(person: PersonInfo, directory: Directory) -> tuple[str
     roles = list(person.roles)
     if person.department:
         department = await directory.department(person.department)
-        is_head = department is not None and department.head == person.id
-        if is_head and department.kind != "leadership" and "dept_head" not in roles:
+        if (department is not None and department.head == person.id
+                and department.kind != "leadership" and "dept_head" not in roles):
             roles.append("dept_head")
         if department and department.kind == "leadership" and "school_leader" not in roles:
             roles.append("school_leader")

@@ -154,7 +154,7 @@ class FlowEngine:
         applicant = await self.directory.person(session.applicant.id)
         if applicant is None:
             return [], ""
-        route = []
+        route: list[str] = []
         for stage in session.definition.stages:
             if not session.applies(stage):
                 continue

@@ -291,8 +291,8 @@ def parse_flow(path: Path, document: dict[str, Any],
 
     fields = [f for i, raw in enumerate(top.tables("fields")) if (f := _read_field(top, i, raw))]
     stages = [s for i, raw in enumerate(top.tables("stages")) if (s := _read_stage(top, i, raw))]
-    followups = [f for i, raw in enumerate(top.tables("followups"))
-                 if (f := _read_followup(top, i, raw))]
+    followups = [followup for i, raw in enumerate(top.tables("followups"))
+                 if (followup := _read_followup(top, i, raw))]
 
     platform = None
     platform_reader = top.sub("platform", _PLATFORM_KEYS, required=is_platform)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine
 
@@ -42,7 +42,7 @@ class Edge:
 
 def _goes_to(dest: str, pick: Callable[[FlowSession], str | None]) -> Callable[[EventData], bool]:
     def condition(event: EventData) -> bool:
-        return pick(event.model) == dest
+        return pick(cast(FlowSession, event.model)) == dest
 
     condition.__name__ = f"goes_to_{dest}"
     return condition
@@ -131,7 +131,10 @@ _PICKERS: dict[str, Callable[[FlowSession], str | None]] = {
 
 
 def _record(event: EventData) -> None:
-    event.model.record(event.event.name, event.transition.source, event.transition.dest)
+    transition = event.transition
+    assert transition is not None and event.event is not None
+    cast(FlowSession, event.model).record(event.event.name, transition.source,
+                                          transition.dest or transition.source)
 
 
 def build_machine(definition: FlowDefinition) -> Machine:

@@ -146,7 +146,7 @@ class Handlers:
         if await approvals.on_text_decision(self.engine, turn, conversation, text):
             return True
         rating = _RATING.match(text)
-        return bool(rating) and await self._rate(turn, int(rating.group(1)))
+        return rating is not None and await self._rate(turn, int(rating.group(1)))
 
     async def _report_back(self, turn: Turn, number: str) -> None:
         waiting = [a for a in await store.applications_of(turn.user.id, limit=50)

@@ -1,7 +1,7 @@
 """Dates and times the way people type them on a phone.
 
 Accepted dates: 2026-12-07, 2026/12/7, 2026.12.7, 2026年12月7日, 12月7日, 12月7号, 12/7,
-今天, 明天, 后天, 大后天, 昨天, 前天, 下周一, 本周五, 这周五, 周五, 3天后.
+今天, 明天, 后天, 大后天, 昨天, 前天, 下周一, 本周五, 这周五, 上周五, 周五, 3天后.
 Ranges join two of these with 至, 到, ~ or -; the second may omit month or year (12月7日至9日).
 Times: 14:00, 14点, 下午2点, 2点半, 14时30分.
 """
@@ -22,7 +22,7 @@ _ISO = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日
 _MONTH_DAY = re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*[日号]?")
 _SLASH = re.compile(r"(\d{1,2})\s*/\s*(\d{1,2})")
 _DAY_ONLY = re.compile(rf"{_NUM}\s*[日号]")
-_WEEK = re.compile(r"(下下|下|本|这|这个|下个)?\s*(?:周|星期|礼拜)([一二三四五六日天七])")
+_WEEK = re.compile(r"(下下|下|本|这|这个|下个|上上|上|上个)?\s*(?:周|星期|礼拜)([一二三四五六日天七])")
 _IN_DAYS = re.compile(rf"({NUMBER_PATTERN})\s*天(?:以)?后")
 _TIME = re.compile(
     r"(凌晨|早上|早晨|上午|中午|下午|晚上|傍晚)?\s*"
@@ -95,6 +95,10 @@ def _weekday(prefix: str, weekday: int, today: date) -> date:
         return monday + timedelta(days=7 + weekday)
     if prefix == "下下":
         return monday + timedelta(days=14 + weekday)
+    if prefix in ("上", "上个"):
+        return monday + timedelta(days=weekday - 7)
+    if prefix == "上上":
+        return monday + timedelta(days=weekday - 14)
     if prefix in ("本", "这", "这个"):
         return monday + timedelta(days=weekday)
     # a bare 周五 means the coming one (today included)

@@ -28,6 +28,7 @@ def at(*parts: int) -> datetime:
     ("明天", date(2026, 11, 27)),
     ("后天", date(2026, 11, 28)),
     ("下周一", date(2026, 11, 30)),
+    ("上周五", date(2026, 11, 20)),
     ("周五", date(2026, 11, 27)),
     ("3天后", date(2026, 11, 29)),
     ("1月5日", date(2027, 1, 5)),           # early next year, not ten months ago

@@ -178,7 +178,7 @@ def parse_time(text: str) -> time:
 
 
 _DATE_THEN_TIME = re.compile(r"(.*?[日号天]|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}|"
-                             r"(?:下|本|这)?(?:周|星期)[一二三四五六日天])\s*(.+)")
+                             r"(?:下|本|这|上)?(?:周|星期)[一二三四五六日天])\s*(.+)")
 
 
 def parse_datetime(text: str, today: date, *, default_date: date | None = None) -> datetime:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.channels import simulator
+from bot.channels.wecom import callback as wecom_callback
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.scheduler import build_scheduler
@@ -42,6 +43,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         app.cleanup_ctx.append(_background)
     if settings.simulator.enabled:
         simulator.register(app)
+    if settings.wecom.enabled:
+        wecom_callback.register(app)
     return app
 
 
@@ -65,6 +68,10 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         log.warning("the simulator is on beside a real channel: anyone who reaches /sim can act "
                     "as any user. Set [simulator] enabled = false in production.")
     yield
+    for channel in services.channels.values():
+        close = getattr(channel, "close", None)
+        if close is not None:  # channels with an HTTP client (WeCom) release it here
+            await close()
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

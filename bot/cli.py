@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import cli_chat, cli_flows
+from bot import cli_chat, cli_flows, cli_wecom
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat_parser.set_defaults(func=cli_chat.run)
 
     cli_flows.register(commands)
+    cli_wecom.register(commands)
     return parser
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from bot.channels.base import Channel
 from bot.channels.simulator import SimulatorChannel
+from bot.channels.wecom.setup import build_wecom
 from bot.clock import Clock
 from bot.config import Settings
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, UserLookup
 from bot.flowcharts import Flowcharts
 from bot.scheduler import Jobs
 from bot.sender import OutboxSender
@@ -68,12 +69,18 @@ async def build_services(settings: Settings, clock: Clock,
     channels: dict[str, Channel] = {}
     if settings.simulator.enabled:
         channels["sim"] = SimulatorChannel()
+    flowcharts = Flowcharts()
+    user_lookups: dict[str, UserLookup] = {}
+    if settings.wecom.enabled:
+        wecom = build_wecom(settings, clock, catalog.get, flowcharts)
+        channels[wecom.channel.name] = wecom.channel
+        user_lookups[wecom.channel.name] = wecom.directory.lookup_user
     channels.update(extra_channels or {})
     sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
                           per_user_per_minute=settings.outbox.per_user_per_minute)
     primary = next((name for name in channels if name != "sim"), "sim")
     dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
-                            settings.zone, lambda: primary, sender.wake)
+                            settings.zone, lambda: primary, sender.wake, user_lookups)
     return Services(engine=engine, dispatcher=dispatcher, sender=sender,
                     jobs=Jobs(engine, dispatcher, clock), channels=channels, directory=directory,
-                    flowcharts=Flowcharts())
+                    flowcharts=flowcharts)

@@ -1,0 +1,63 @@
+"""Turns the callback started after answering: tracked, bounded, and drained at shutdown.
+
+An untracked `create_task` may be garbage-collected or silently cancelled at exit; here every
+task is kept until done, its exception is logged, and shutdown waits for the running ones. A
+turn cut short still has its event stored, so the recovery job replays it after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger("campusbot.wecom")
+
+
+class TaskSet:
+    def __init__(self, *, limit: int = 16) -> None:
+        # bounded so a burst of callbacks cannot starve the callback path of database time
+        self._slots = asyncio.Semaphore(limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, work: Callable[[], Awaitable[object]], name: str) -> None:
+        task = asyncio.create_task(self._run(work, name), name=name)
+        self._tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(self._done)
+
+    async def _run(self, work: Callable[[], Awaitable[object]], name: str) -> None:
+        async with self._slots:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the event stays stored; the recovery job retries it
+                log.exception("background %s failed", name)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        """Wait until every spawned task (and any it spawned) has finished."""
+        while self._tasks:
+            await self._idle.wait()
+
+    async def drain(self, grace: float) -> None:
+        """At shutdown: let running turns finish for up to `grace` s, then cancel the rest."""
+        if not self._tasks:
+            return
+        log.info("waiting for %d callback turns to finish", len(self._tasks))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), grace)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,204 @@
+"""GET/POST /wecom/callback: WeCom's URL verification and its message and event callbacks.
+
+POST, answered well within WeCom's 5 s (it retries, and disables apps that keep failing):
+    check the query and size → parse the envelope → verify the signature → decrypt (receive id
+    = CorpID) → parse → `dispatcher.accept` stores the event, a duplicate is dropped → for a
+    card tap keep its fresh response code → answer an empty 200; the turn runs afterwards in a
+    tracked background task and replies go out through the API.
+
+Bad input gets a 4xx with an empty body: 400 malformed, 403 not from WeCom (signature, receive
+id, stale timestamp), 413 too large. Only a database that cannot store the event gets a 503,
+so that WeCom delivers it again instead of it being lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot import keys
+from bot.channels.wecom import codes
+from bot.channels.wecom.background import TaskSet
+from bot.channels.wecom.crypto import CryptoError, ReceiveIdError, SignatureError, WecomCrypto
+from bot.channels.wecom.messages import (
+    MessageError,
+    WecomMessage,
+    parse_envelope,
+    parse_message,
+    to_incoming,
+)
+from bot.clock import Clock
+from bot.config import WecomSettings
+from bot.dispatcher import Dispatcher
+from flows.incoming import Incoming
+from storage.models import InboundEvent
+
+log = logging.getLogger("campusbot.wecom")
+
+PATH = "/wecom/callback"
+MAX_BODY = 16 * 1024          # an encrypted message is a few KB; text content ≤ 2048 bytes
+MAX_PARAM = 512
+#: a signature stays valid forever; older requests are refused, newer ones are deduplicated
+#: (inbound events are kept 7 days). Generous, so clock skew never rejects genuine callbacks.
+FRESHNESS_SECONDS = 24 * 3600
+ACCEPT_DEADLINE = 0.8         # WeCom expects the echo within 1 s; an event answer far sooner
+DRAIN_SECONDS = 10.0
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class WecomCallback:
+    def __init__(self, settings: WecomSettings, clock: Clock) -> None:
+        self.crypto = WecomCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
+        self.agent_id = str(settings.agent_id)
+        self.clock = clock
+        self.tasks = TaskSet()
+
+    # ---- GET: URL verification -------------------------------------------------------------
+    async def verify_url(self, request: web.Request) -> web.Response:
+        try:
+            signature, timestamp, nonce = self._signed_query(request)
+            echostr = _param(request, "echostr")
+            self._verify(signature, timestamp, nonce, echostr)
+            plain = self.crypto.decrypt(echostr)
+        except Rejected as rejected:
+            return _refuse(request, rejected)
+        except CryptoError as exc:
+            return _refuse(request, _crypto_rejection(exc))
+        except Exception:  # bad input must never become a 5xx
+            log.warning("WeCom URL verification: unreadable request refused", exc_info=True)
+            return web.Response(status=400)
+        log.info("WeCom URL verification answered")
+        return web.Response(body=plain.encode("utf-8"), content_type="text/plain")
+
+    # ---- POST: messages and events ---------------------------------------------------------
+    async def receive(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            message = await self._read(request)
+        except Rejected as rejected:
+            return _refuse(request, rejected)
+        except Exception:  # bad input must never become a 5xx, whatever it trips over
+            log.warning("WeCom callback: unreadable request refused", exc_info=True)
+            return web.Response(status=400)
+        if message.agent_id and message.agent_id != self.agent_id:
+            log.warning("WeCom callback for agent %s ignored (configured: %s)",
+                        message.agent_id, self.agent_id)
+            return web.Response()
+        incoming = to_incoming(message)
+        if incoming is None:
+            return web.Response()
+        dispatcher = request.app[keys.DISPATCHER]
+        stored = asyncio.ensure_future(self._store(dispatcher, incoming, message))
+        try:
+            event = await asyncio.wait_for(asyncio.shield(stored), ACCEPT_DEADLINE)
+        except TimeoutError:
+            # answer now so WeCom retries; if the row still lands, the turn runs anyway
+            self.tasks.spawn(lambda: self._late(stored, dispatcher), "wecom-late-accept")
+            log.warning("WeCom callback: storing took over %.1f s, answered 503", ACCEPT_DEADLINE)
+            return web.Response(status=503)
+        except Exception:
+            log.exception("WeCom callback: event could not be stored, answered 503")
+            return web.Response(status=503)
+        if event is None:
+            log.info("WeCom duplicate dropped: %s user=%s", incoming.describe(), incoming.user_id)
+            return web.Response()
+        self._schedule(dispatcher, event)
+        log.debug("WeCom callback accepted in %.1f ms", (time.perf_counter() - started) * 1000)
+        return web.Response()
+
+    async def _read(self, request: web.Request) -> WecomMessage:
+        signature, timestamp, nonce = self._signed_query(request)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise Rejected(413, "body too large")
+        body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            raise Rejected(413, "body too large")
+        try:
+            envelope = parse_envelope(body)
+            self._verify(signature, timestamp, nonce, envelope.encrypt)
+            return parse_message(self.crypto.decrypt(envelope.encrypt))
+        except MessageError as exc:
+            raise Rejected(400, f"malformed XML ({exc})") from None
+        except CryptoError as exc:
+            raise _crypto_rejection(exc) from None
+
+    def _signed_query(self, request: web.Request) -> tuple[str, str, str]:
+        signature = _param(request, "msg_signature")
+        timestamp = _param(request, "timestamp")
+        nonce = _param(request, "nonce")
+        if not timestamp.isdigit():
+            raise Rejected(400, "timestamp is not a number")
+        if abs(self.clock.now().timestamp() - int(timestamp)) > FRESHNESS_SECONDS:
+            raise Rejected(403, "stale timestamp")
+        return signature, timestamp, nonce
+
+    def _verify(self, signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
+        try:
+            self.crypto.verify(signature, timestamp, nonce, encrypt)
+        except SignatureError:
+            raise Rejected(403, "bad signature") from None
+
+    async def _store(self, dispatcher: Dispatcher, incoming: Incoming,
+                     message: WecomMessage) -> InboundEvent | None:
+        event = await dispatcher.accept(incoming)
+        if event is not None and message.is_card_tap and message.response_code:
+            # before the turn runs: the card updates it queues use this tap's code
+            await codes.add(message.task_id, message.response_code,
+                            approver_id=message.from_user)
+        return event
+
+    async def _late(self, stored: asyncio.Future[InboundEvent | None],
+                    dispatcher: Dispatcher) -> None:
+        event = await stored
+        if event is not None:
+            await dispatcher.process(event)
+
+    def _schedule(self, dispatcher: Dispatcher, event: InboundEvent) -> None:
+        self.tasks.spawn(lambda: dispatcher.process(event), f"wecom-turn-{event.id}")
+
+    async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        yield
+        await self.tasks.drain(DRAIN_SECONDS)
+
+
+def _param(request: web.Request, name: str) -> str:
+    value = request.query.get(name, "")
+    if not value or len(value) > MAX_PARAM:
+        raise Rejected(400, f"query parameter {name} missing or too long")
+    return value
+
+
+def _crypto_rejection(exc: CryptoError) -> Rejected:
+    if isinstance(exc, SignatureError):
+        return Rejected(403, "bad signature")
+    if isinstance(exc, ReceiveIdError):
+        return Rejected(403, "encrypted for another corp")
+    return Rejected(400, f"undecryptable ({exc})")
+
+
+def _refuse(request: web.Request, rejected: Rejected) -> web.Response:
+    log.warning("WeCom callback refused with %d from %s: %s", rejected.status,
+                request.remote, rejected.reason)
+    return web.Response(status=rejected.status)
+
+
+CALLBACK = web.AppKey("wecom_callback", WecomCallback)
+
+
+def register(app: web.Application) -> None:
+    """Add the callback routes; the caller checks that [wecom] is enabled."""
+    callback = WecomCallback(app[keys.SETTINGS].wecom, app[keys.CLOCK])
+    app[CALLBACK] = callback
+    app.router.add_get(PATH, callback.verify_url)
+    app.router.add_post(PATH, callback.receive)
+    app.cleanup_ctx.append(callback.lifespan)

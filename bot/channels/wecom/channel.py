@@ -1,0 +1,183 @@
+"""WecomChannel: delivers outbox payloads through the WeCom API.
+
+    text         message/send text, split at 2048 bytes
+    card         message/send template_card; the response_code is kept for later updates
+    card_update  message/update_template_card with one of the card's unused response codes
+                 (buttons greyed out, showing the decision); without a usable code the status
+                 goes out as a text instead
+    image        a flowchart: media/upload (cached while WeCom keeps it), then an image message
+
+Every message/send asks WeCom's duplicate check to drop a repeat of the same request, so a
+retry after a lost answer is not shown twice. WeCom compares the whole request JSON, so the
+interval (part of that JSON) is derived from the outbox row: a retry of one row repeats it
+exactly, while the same words sent again later as a new row are a different request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.channels.base import DeliveryError
+from bot.channels.wecom import NAME, cards, codes, limits
+from bot.channels.wecom.client import WecomClient
+from bot.channels.wecom.errors import (
+    INVALID_MEDIA_ID,
+    INVALID_RESPONSE_CODE,
+    WecomApiError,
+    WecomError,
+)
+from bot.channels.wecom.texts import split_text
+from bot.clock import Clock
+from storage.models import ApprovalTask, OutboxMessage
+
+log = logging.getLogger("campusbot.wecom")
+
+DUPLICATE_CHECK_MIN = 1800        # covers every outbox retry of one row (≈ 10 min in all)
+DUPLICATE_CHECK_SPREAD = 12601    # + up to 12600 s, so at most WeCom's 4 h
+MEDIA_LIFETIME = timedelta(days=3) - timedelta(hours=6)
+#: flow id → (PNG bytes, file name) or None when the picture cannot be drawn
+Pictures = Callable[[str], Awaitable[tuple[bytes, str] | None]]
+
+
+class WecomChannel:
+    name = NAME
+    pushes = True
+
+    def __init__(self, client: WecomClient, clock: Clock, pictures: Pictures, *,
+                 per_minute: int = limits.PER_MINUTE) -> None:
+        self.client = client
+        self.clock = clock
+        self.pictures = pictures
+        self.per_minute = min(per_minute, limits.PER_MINUTE)
+        self._media: dict[str, tuple[str, datetime]] = {}
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def send(self, user_id: str, payload: dict[str, Any]) -> None:
+        if not await limits.room_for(user_id, payload, self.clock.now(),
+                                     per_minute=self.per_minute):
+            raise DeliveryError("企业微信每位成员每分钟最多 30 条消息，稍后再发", retryable=True)
+        try:
+            match payload.get("type"):
+                case "text":
+                    await self._text(user_id, payload)
+                case "card":
+                    await self._card(user_id, payload)
+                case "card_update":
+                    await self._card_update(user_id, payload)
+                case "image":
+                    await self._image(user_id, payload)
+                case other:
+                    raise DeliveryError(f"unknown payload type {other!r}", retryable=False)
+        except WecomError as exc:
+            raise DeliveryError(str(exc), retryable=exc.retryable) from None
+        except cards.CardError as exc:
+            raise DeliveryError(f"card: {exc}", retryable=False) from None
+
+    # ---- message/send ---------------------------------------------------------------------
+    async def _send(self, user_id: str, nonce: int | None, msgtype: str,
+                    content: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {"touser": user_id, "msgtype": msgtype,
+                                "agentid": self.client.agent_id, msgtype: content}
+        if nonce is not None:
+            body["enable_duplicate_check"] = 1
+            body["duplicate_check_interval"] = DUPLICATE_CHECK_MIN + nonce % DUPLICATE_CHECK_SPREAD
+        result = await self.client.post("message/send", body)
+        if result.get("invaliduser"):
+            log.warning("WeCom message/send: recipient %s invalid", user_id)
+        return result
+
+    async def _text(self, user_id: str, payload: dict[str, Any]) -> None:
+        nonce = await _outbox_row(user_id, payload)
+        for part in split_text(str(payload.get("text", ""))):
+            await self._send(user_id, nonce, "text", {"content": part})
+
+    async def _card(self, user_id: str, payload: dict[str, Any]) -> None:
+        card = cards.template_card(payload)
+        result = await self._send(user_id, await _outbox_row(user_id, payload), "template_card",
+                                  card)
+        code = result.get("response_code")
+        if isinstance(code, str) and code:
+            await codes.add(card["task_id"], code)
+        else:
+            log.info("card %s sent without a response code", card["task_id"])
+
+    # ---- message/update_template_card -----------------------------------------------------
+    async def _card_update(self, user_id: str, payload: dict[str, Any]) -> None:
+        card_key, status = str(payload.get("card_key", "")), str(payload.get("status", ""))
+        claim = await codes.claim(card_key)
+        if claim is None:
+            await self._status_text(user_id, payload, "no unused response code")
+            return
+        try:
+            await self.client.post("message/update_template_card", {
+                "userids": [user_id], "agentid": self.client.agent_id,
+                "response_code": claim.code, "button": cards.decided_buttons(status)})
+        except WecomApiError as exc:
+            if exc.errcode != INVALID_RESPONSE_CODE:
+                raise
+            await codes.spend(card_key, claim.code)
+            if claim.retry:  # the lost attempt used it: the card is already updated
+                log.info("card %s: update confirmed by a spent code", card_key)
+                return
+            await self._status_text(user_id, payload, "response code expired")
+            return
+        await codes.spend(card_key, claim.code)
+
+    async def _status_text(self, user_id: str, payload: dict[str, Any], why: str) -> None:
+        card_key = str(payload.get("card_key", ""))
+        task = await ApprovalTask.get_or_none(card_key=card_key)
+        if task is None:
+            log.warning("card update for unknown card %s dropped", card_key)
+            return
+        log.info("card %s cannot be updated (%s): status sent as text", card_key, why)
+        await self._send(user_id, await _outbox_row(user_id, payload), "text", {
+            "content": f"审批卡片（编号 #{task.application_id}）{payload.get('status', '')}。"})
+
+    # ---- pictures -------------------------------------------------------------------------
+    async def _image(self, user_id: str, payload: dict[str, Any]) -> None:
+        source, caption = str(payload.get("source", "")), str(payload.get("caption", ""))
+        kind, _, flow_id = source.partition(":")
+        picture = await self.pictures(flow_id) if kind == "flowchart" else None
+        nonce = await _outbox_row(user_id, payload)
+        if picture is None:
+            await self._send(user_id, nonce, "text",
+                             {"content": f"抱歉，暂时无法生成{caption or '流程图'}，请稍后再试。"})
+            return
+        if caption:
+            await self._send(user_id, nonce, "text", {"content": caption})
+        try:
+            media_id = await self._media_id(source, *picture)
+            await self._send(user_id, nonce, "image", {"media_id": media_id})
+        except WecomApiError as exc:
+            if exc.errcode != INVALID_MEDIA_ID:
+                raise
+            self._media.pop(source, None)  # WeCom forgot it before we expected: upload again
+            media_id = await self._media_id(source, *picture)
+            await self._send(user_id, nonce, "image", {"media_id": media_id})
+
+    async def _media_id(self, source: str, content: bytes, filename: str) -> str:
+        cached = self._media.get(source)
+        now = self.clock.now()
+        if cached and now - cached[1] < MEDIA_LIFETIME:
+            return cached[0]
+        result = await self.client.upload("media/upload", filename=filename, content=content,
+                                           content_type="image/png", type="image")
+        media_id = result.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise DeliveryError("media/upload returned no media_id")
+        self._media[source] = (media_id, now)
+        return media_id
+
+
+async def _outbox_row(user_id: str, payload: dict[str, Any]) -> int | None:
+    """The id of the outbox row being delivered (the sender marks it 'sending' and delivers a
+    user's rows one at a time, oldest first). None outside the sender: then no duplicate check,
+    because losing a message is worse than showing one twice."""
+    rows = await OutboxMessage.filter(channel=NAME, user_id=user_id, status="sending").order_by(
+        "id").values("id", "payload")
+    return next((row["id"] for row in rows if row["payload"] == payload), None)

@@ -1,0 +1,46 @@
+"""WeCom's per-member limits on app messages: 30 a minute and 1,000 an hour (doc 90312).
+
+Beyond them WeCom drops messages without an error, so they must never be reached. The outbox
+sender counts outbox rows, but one row can become several WeCom messages (a long guide split
+in two, a caption before a picture) and a card update is no message at all; this module counts
+what WeCom counts, from the rows already sent, so the check holds across replicas.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.channels.wecom import NAME
+from bot.channels.wecom.texts import split_text
+from storage.models import OutboxMessage
+
+PER_MINUTE = 30
+PER_HOUR = 1000
+
+
+def weight(payload: dict[str, Any]) -> int:
+    """How many WeCom messages delivering `payload` takes."""
+    match payload.get("type"):
+        case "text":
+            return len(split_text(str(payload.get("text", ""))))
+        case "card":
+            return 1
+        case "image":
+            return 2 if payload.get("caption") else 1
+    return 0  # card_update changes a card already sent
+
+
+async def room_for(user_id: str, payload: dict[str, Any], now: datetime, *,
+                   per_minute: int = PER_MINUTE, per_hour: int = PER_HOUR) -> bool:
+    """True when sending `payload` to `user_id` now stays within both limits."""
+    needed = min(weight(payload), per_minute)  # a huge text still goes, at an empty minute
+    if needed == 0:
+        return True
+    rows = await OutboxMessage.filter(channel=NAME, user_id=user_id, status="sent",
+                                      sent_at__gte=now - timedelta(hours=1)).values(
+        "payload", "sent_at")
+    minute_ago = now - timedelta(minutes=1)
+    last_hour = sum(weight(row["payload"]) for row in rows)
+    last_minute = sum(weight(row["payload"]) for row in rows if row["sent_at"] >= minute_ago)
+    return last_minute + needed <= per_minute and last_hour + needed <= per_hour

@@ -1,0 +1,150 @@
+"""Callback XML: the outer envelope, the decrypted message, and its neutral `Incoming` form.
+
+Both documents are parsed with defusedxml with DTDs forbidden, so entity tricks (billion
+laughs, external entities) are refused before any expansion. wechatpy's parser returns
+`UnknownMessage` for template_card_event, so card taps are read here field by field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from bot.channels.wecom import NAME
+from flows.answers import Attachment
+from flows.incoming import Incoming
+
+log = logging.getLogger("campusbot.wecom")
+
+MAX_KEY = 255
+UNSUPPORTED = frozenset({"voice", "video", "location", "link", "file", "shortvideo"})
+#: WeCom warns before it disables an app nobody uses (e.g. over the summer vacation)
+INACTIVITY_EVENTS = frozenset({"inactive_alert", "close_inactive_agent", "low_active_alert",
+                               "low_active", "reopen_inactive_agent", "active_restored"})
+
+
+class MessageError(ValueError):
+    """The XML is malformed, carries a DTD or entities, or lacks a required element."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    to_user: str
+    agent_id: str
+    encrypt: str
+
+
+@dataclass(frozen=True)
+class WecomMessage:
+    """The fields of a decrypted callback message that campusbot uses (doc 90239/90240)."""
+
+    msg_type: str
+    from_user: str
+    create_time: str
+    agent_id: str = ""
+    msg_id: str = ""
+    content: str = ""
+    media_id: str = ""
+    pic_url: str = ""
+    event: str = ""
+    event_key: str = ""
+    task_id: str = ""
+    card_type: str = ""
+    response_code: str = ""
+
+    @property
+    def is_card_tap(self) -> bool:
+        return self.msg_type == "event" and self.event == "template_card_event"
+
+    def dedupe_key(self) -> str:
+        """MsgId for messages; for events user + create time + event + task + key, because
+        user + create time alone would merge two taps on different cards in one second."""
+        if self.msg_id:
+            key = f"msg:{self.msg_id}"
+        else:
+            key = ":".join(("evt", self.from_user, self.create_time, self.event, self.task_id,
+                            self.event_key))
+        if len(key) > MAX_KEY:  # keys of up to 1024 bytes must not be cut into collisions
+            key = f"evt-sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        return key
+
+
+def _parse(body: bytes | str) -> Element:
+    try:
+        return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise MessageError(type(exc).__name__) from exc
+
+
+def _text(root: Element, tag: str) -> str:
+    element = root.find(tag)
+    return (element.text or "").strip() if element is not None else ""
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    root = _parse(body)
+    encrypt = _text(root, "Encrypt")
+    if root.tag != "xml" or not encrypt:
+        raise MessageError("no Encrypt element")
+    return Envelope(to_user=_text(root, "ToUserName"), agent_id=_text(root, "AgentID"),
+                    encrypt=encrypt)
+
+
+def parse_message(plaintext: str) -> WecomMessage:
+    root = _parse(plaintext)
+    message = WecomMessage(
+        msg_type=_text(root, "MsgType"), from_user=_text(root, "FromUserName"),
+        create_time=_text(root, "CreateTime"), agent_id=_text(root, "AgentID"),
+        msg_id=_text(root, "MsgId"), content=_text(root, "Content"),
+        media_id=_text(root, "MediaId"), pic_url=_text(root, "PicUrl"),
+        event=_text(root, "Event"), event_key=_text(root, "EventKey"),
+        task_id=_text(root, "TaskId"), card_type=_text(root, "CardType"),
+        response_code=_text(root, "ResponseCode"))
+    if root.tag != "xml" or not message.msg_type or not message.from_user:
+        raise MessageError("MsgType or FromUserName missing")
+    if not message.create_time.isdigit():
+        raise MessageError("CreateTime is not a number")
+    if message.msg_type != "event" and not message.msg_id.isdigit():
+        raise MessageError("a message without a numeric MsgId")
+    return message
+
+
+def to_incoming(message: WecomMessage) -> Incoming | None:
+    """The neutral form of a message, or None for events campusbot does not act on."""
+    common = {"channel": NAME, "user_id": message.from_user,
+              "dedupe_key": message.dedupe_key()}
+    match message.msg_type:
+        case "text":
+            return Incoming(kind="text", text=message.content, **common)
+        case "image":
+            # answers a question that asks for a file; otherwise the router replies politely
+            return Incoming(kind="file", attachment=Attachment(
+                name="图片", media_id=message.media_id, url=message.pic_url), **common)
+        case "event":
+            return _event(message, common)
+        case kind if kind in UNSUPPORTED:
+            return Incoming(kind="unsupported", **common)
+    log.info("ignored WeCom message type %s from %s", message.msg_type, message.from_user)
+    return None
+
+
+def _event(message: WecomMessage, common: dict[str, str]) -> Incoming | None:
+    if message.is_card_tap:
+        if not message.task_id or not message.event_key:
+            log.warning("card tap without TaskId or EventKey from %s ignored", message.from_user)
+            return None
+        return Incoming(kind="tap", card_key=message.task_id, action=message.event_key,
+                        **common)
+    if message.event == "enter_agent":
+        return Incoming(kind="event", event="enter_agent", **common)
+    if message.event == "click" and message.event_key:
+        return Incoming(kind="event", event=message.event_key, **common)
+    if message.event in INACTIVITY_EVENTS:
+        log.warning("WeCom reports app inactivity: %s (use the app, or it may be disabled)",
+                    message.event)
+    return None

@@ -1,0 +1,144 @@
+"""The callback side of the fake WeCom: signs, encrypts and delivers messages and taps.
+
+It encrypts with wechatpy (an implementation independent of campusbot's), delivers like WeCom:
+POST with msg_signature, timestamp and nonce, retried (with a new timestamp and nonce) when the
+answer is not a 200, up to three retries, and can also deliver the same message twice, lose
+the answer to a delivery that succeeded, or tap a card that was already decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import aiohttp
+from wechatpy.crypto import _get_signature
+from wechatpy.enterprise.crypto import PrpCrypto
+
+from tests.fakes import wecom_xml
+from tests.fakes.wecom import FakeWecom
+
+WECOM_TIMEOUT = 5.0
+RETRIES = 3
+
+
+class CardNotClickable(AssertionError):
+    """WeCom greys out a card's buttons after an update: they cannot be tapped."""
+
+
+@dataclass
+class Delivery:
+    statuses: list[int]
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.statuses) and self.statuses[-1] == 200
+
+
+class WecomCallbacks:
+    def __init__(self, fake: FakeWecom, url: str, *, token: str, encoding_aes_key: str) -> None:
+        self.fake = fake
+        self.url = url
+        self.token = token
+        self._prp = PrpCrypto(base64.b64decode(encoding_aes_key + "="))
+        self._msg_id = 7_000_000_000_000_000_000
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def now(self) -> int:
+        return int(self.fake.clock.now().timestamp())
+
+    # ---- what users do -------------------------------------------------------------------
+    def text_xml(self, user: str, content: str) -> str:
+        self._msg_id += 1
+        return wecom_xml.message(self.fake.corp_id, self.fake.agent_id, user, self.now(), "text",
+                                 self._msg_id, Content=content)
+
+    async def text(self, user: str, content: str, **delivery: int) -> Delivery:
+        return await self.deliver(self.text_xml(user, content), **delivery)
+
+    async def image(self, user: str) -> Delivery:
+        self._msg_id += 1
+        return await self.deliver(wecom_xml.message(
+            self.fake.corp_id, self.fake.agent_id, user, self.now(), "image", self._msg_id,
+            PicUrl="https://wework.qpic.cn/fake/0", MediaId="img-media-1"))
+
+    async def other(self, user: str, msg_type: str, **fields: str | int) -> Delivery:
+        self._msg_id += 1
+        return await self.deliver(wecom_xml.message(
+            self.fake.corp_id, self.fake.agent_id, user, self.now(), msg_type, self._msg_id,
+            **fields))
+
+    async def event(self, user: str, name: str, key: str = "") -> Delivery:
+        return await self.deliver(wecom_xml.event(self.fake.corp_id, self.fake.agent_id, user,
+                                                  self.now(), name, EventKey=key))
+
+    def tap_xml(self, user: str, task_id: str, key: str, *, late: bool = False,
+                forged: bool = False) -> str:
+        """A tap on `user`'s card: WeCom sends a fresh single-use ResponseCode with it."""
+        card = self.fake.cards.get(task_id)
+        if not forged:
+            assert card is not None and user in card.recipients, f"{user} has no card {task_id}"
+            if user in card.replaced and not late:
+                raise CardNotClickable(card.replaced[user])
+        code = self.fake.issue_code(task_id)
+        return wecom_xml.event(self.fake.corp_id, self.fake.agent_id, user, self.now(),
+                               "template_card_event", EventKey=key, TaskId=task_id,
+                               CardType="button_interaction", ResponseCode=code)
+
+    async def tap(self, user: str, task_id: str, key: str, **options: bool) -> Delivery:
+        return await self.deliver(self.tap_xml(user, task_id, key, **options))
+
+    # ---- the protocol --------------------------------------------------------------------
+    def signed(self, plaintext: str, *, timestamp: int | None = None) -> tuple[str, bytes]:
+        """(query string, body) of one delivery attempt, freshly encrypted and signed."""
+        timestamp_text = str(timestamp if timestamp is not None else self.now())
+        nonce = str(secrets.randbelow(10**10))
+        encrypt = self._prp.encrypt(plaintext, self.fake.corp_id).decode()
+        signature = _get_signature(self.token, timestamp_text, nonce, encrypt)
+        query = urlencode({"msg_signature": signature, "timestamp": timestamp_text,
+                           "nonce": nonce})
+        return query, wecom_xml.envelope(self.fake.corp_id, self.fake.agent_id, encrypt)
+
+    async def deliver(self, plaintext: str, *, lose_answers: int = 0, url: str | None = None,
+                      retries: int = RETRIES) -> Delivery:
+        """Deliver as WeCom does; `lose_answers` drops that many 200s as if they timed out."""
+        statuses: list[int] = []
+        for _ in range(1 + retries):
+            query, body = self.signed(plaintext)
+            try:
+                async with self._http().post(f"{url or self.url}?{query}", data=body,
+                                             timeout=aiohttp.ClientTimeout(WECOM_TIMEOUT)) as resp:
+                    await resp.read()
+                    statuses.append(resp.status)
+            except TimeoutError:
+                statuses.append(0)
+                continue
+            if resp.status == 200 and lose_answers <= 0:
+                break
+            lose_answers -= resp.status == 200
+        return Delivery(statuses)
+
+    async def deliver_concurrently(self, plaintext: str, urls: list[str]) -> list[Delivery]:
+        """The same message at the same moment to several servers (or twice to one)."""
+        return list(await asyncio.gather(*(self.deliver(plaintext, url=u) for u in urls)))
+
+    async def verify_url(self, echo: str = "1616140317555161061") -> tuple[int, str]:
+        timestamp, nonce = str(self.now()), str(secrets.randbelow(10**10))
+        echostr = self._prp.encrypt(echo, self.fake.corp_id).decode()
+        signature = _get_signature(self.token, timestamp, nonce, echostr)
+        query = urlencode({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce,
+                           "echostr": echostr})
+        async with self._http().get(f"{self.url}?{query}") as response:
+            return response.status, await response.text()

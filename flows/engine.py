@@ -180,14 +180,30 @@ class FlowEngine:
             contact = definition.contact
             return (f"⚠ “{stage.name}”暂时无法送达审批人（{exc}），"
                     f"请联系{contact.unit or definition.unit}{contact.section}：{contact.phone}。")
+        names = "、".join(p.name for p in people[:3]) + ("等" if len(people) > 3 else "")
+        if stage.kind == "approve" and await self._already_approved_by(application, stage, people):
+            # the same person approved an earlier stage: asking twice adds nothing (审批人去重)
+            await store.append_audit(application, at=turn.now, actor_id="system",
+                                     action="auto_approve", from_state=session.state,
+                                     to_state=session.state,
+                                     detail={"stage": stage.id, "approvers": [p.id for p in people]})
+            after = await self._fire(turn, application, session, "approve",
+                                     detail={"stage": stage.id, "auto": True}) or ""
+            return f"{stage.name}：{names}已在前一环节同意，自动通过。{after}"
         for person in people:
             task = await store.create_task(application, stage_id=stage.id, approver_id=person.id,
                                            now=turn.now)
             turn.push(person.id, self._card(application, session, stage, task,
                                             applicant or person))
-        names = "、".join(p.name for p in people[:3]) + ("等" if len(people) > 3 else "")
         mode = "（需全部同意）" if stage.mode == "all" and len(people) > 1 else ""
         return f"下一步：{stage.name}（{names}）{mode}。"
+
+    async def _already_approved_by(self, application: Application, stage: Stage,
+                                   people: list[PersonInfo]) -> bool:
+        approved = {t.approver_id for t in await store.stage_tasks_all(application.id)
+                    if t.status == "approved"}
+        wanted = {p.id for p in people}
+        return wanted <= approved if stage.mode == "all" else bool(wanted & approved)
 
     def _card(self, application: Application, session: FlowSession, stage: Stage,
               task: ApprovalTask, applicant: PersonInfo) -> Card:

@@ -168,3 +168,18 @@ async def test_report_back_after_the_leave_ends(sim: Sim) -> None:
     assert "已批准" in await sim.text(TEACHER, "我的申请")
     head_told = [m["text"] for m in await sim.inbox(HEAD) if m["type"] == "text"]
     assert any("张老师已于" in t and "销假" in t for t in head_told)
+
+
+async def test_the_same_approver_is_not_asked_twice(sim: Sim) -> None:
+    # 许老师 works in 人事处: her department head is also the head of 人事处
+    clerk = "hr_clerk"
+    await sim.say(clerk, "我要请假")
+    for answer in ("事假", "明天", "5", "家中老人住院需要陪护", "否", "13800000000"):
+        await sim.say(clerk, answer)
+    submitted = await sim.text(clerk, "确认")
+    assert "陈处长" in submitted
+    card = await sim.card_for(HR_HEAD)
+    await sim.tap(HR_HEAD, card["card_key"], "approve")
+    assert not [m for m in await sim.inbox(HR_HEAD) if m["type"] == "card"]
+    told = "\n".join(m["text"] for m in await sim.inbox(clerk) if m["type"] == "text")
+    assert "自动通过" in told and "销假" in told

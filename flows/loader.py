@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import replace
@@ -335,14 +336,29 @@ def parse_flow(path: Path, document: dict[str, Any],
 
 def read_flow_file(path: Path, problems: list[Problem]) -> FlowDefinition | None:
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(Problem(path, "", f"TOML 语法错误：{exc}"))
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
+        stat = path.stat()
+    except OSError as exc:
         problems.append(Problem(path, "", f"无法读取：{exc}"))
         return None
-    return parse_flow(path, document, problems)
+    definition, found = _parse_file(path, stat.st_mtime_ns, stat.st_size)
+    problems.extend(found)
+    return definition
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_file(path: Path, mtime_ns: int, size: int) -> tuple[FlowDefinition | None,
+                                                               tuple[Problem, ...]]:
+    """Parse one file; memoised on its modification time, since reloads re-read every file
+    and definitions are immutable."""
+    problems: list[Problem] = []
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        return None, (Problem(path, "", f"TOML 语法错误：{exc}"),)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, (Problem(path, "", f"无法读取：{exc}"),)
+    definition = parse_flow(path, document, problems)
+    return definition, tuple(problems)
 
 
 def flow_files(path: Path) -> list[Path]:

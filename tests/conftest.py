@@ -4,6 +4,7 @@ CAMPUSBOT_TEST_DATABASE_URL is set), a fixed clock, the real app and a simulator
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,8 +43,29 @@ async def wipe_database(url: str) -> None:
     await Tortoise.close_connections()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run; each test starts from a copy (saves the migration
+    time of every app start-up)."""
+    import asyncio
+
+    from storage.db import close_db, init_db
+
+    path = tmp_path_factory.mktemp("template") / "campusbot.sqlite3"
+
+    async def migrate() -> None:
+        await init_db(f"sqlite://{path}")
+        await close_db()
+
+    asyncio.run(migrate())
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    if os.environ.get(PG_URL_ENV):
+        return os.environ[PG_URL_ENV]
+    shutil.copy(migrated_sqlite, tmp_path / "campusbot.sqlite3")
     return test_database_url(tmp_path)
 
 

@@ -54,6 +54,8 @@ class Step:
     materials: tuple[str, ...]
     notes: str
     time_limit_days: float | None
+    #: the approval stage this step describes, so guide, chain and flowchart stay one thing
+    stage: str = ""
 
 
 @dataclass(frozen=True)

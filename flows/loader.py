@@ -38,7 +38,7 @@ _APPROVER_PLAIN = ("department_head", "leader_in_charge", "counselor")
 _FLOW_KEYS = {"id", "name", "unit", "kind", "status", "version", "summary", "audience", "aliases",
               "keywords", "reviewers", "time_limit_days", "checks"}
 _CONTACT_KEYS = {"unit", "section", "post", "person", "address", "phone", "email", "sample"}
-_STEP_KEYS = {"title", "actor", "unit", "materials", "notes", "time_limit_days"}
+_STEP_KEYS = {"title", "stage", "actor", "unit", "materials", "notes", "time_limit_days"}
 _FIELD_KEYS = {"key", "label", "type", "example", "required", "hint", "when", "options",
                "multiple", "min", "max", "integer", "unit", "min_length", "max_length", "pattern",
                "pattern_hint", "not_before", "not_after", "max_days", "check"}
@@ -288,6 +288,7 @@ def parse_flow(path: Path, document: dict[str, Any],
                                                                         element=True),
             notes=item.text("notes", element=True),
             time_limit_days=item.number("time_limit_days"),
+            stage=item.text("stage", required=False),
         ))
 
     fields = [f for i, raw in enumerate(top.tables("fields")) if (f := _read_field(top, i, raw))]

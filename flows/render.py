@@ -194,9 +194,12 @@ def _similarity(stage: Stage, step: Step) -> float:
 
 
 def stage_steps(definition: FlowDefinition) -> dict[str, int]:
-    """Which guide step each stage is (stage id → step index), aligned in order by name and
-    lane; the first step is the application itself and never a stage. A stage that matches no
-    step is left out."""
+    """Which guide step each stage is (stage id → step index): the steps' `stage` keys, or for a
+    file without them, aligned in order by name and lane; the first step is the application
+    itself and never a stage. A stage that matches no step is left out."""
+    explicit = {step.stage: index for index, step in enumerate(definition.steps) if step.stage}
+    if explicit:
+        return explicit
     stages, steps = definition.stages, definition.steps[1:]
     score = [[_similarity(stage, step) for step in steps] for stage in stages]
     best = [[0.0] * (len(steps) + 1) for _ in range(len(stages) + 1)]

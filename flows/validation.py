@@ -71,6 +71,16 @@ def check_structure(definition: FlowDefinition, action_names: Collection[str]) -
             key = getattr(definition.booking, attribute)
             if key and key not in keys:
                 add(f"booking.{attribute}", f"引用了未知字段 {key!r}")
+    described = [step.stage for step in definition.steps if step.stage]
+    for index, step in enumerate(definition.steps):
+        if step.stage and step.stage not in stage_ids:
+            add(f"steps[{index}].stage", f"未知的审批环节 {step.stage!r}")
+        elif step.stage and described.count(step.stage) > 1:
+            add(f"steps[{index}].stage", f"环节 {step.stage!r} 由多个步骤描述")
+    for index, stage in enumerate(definition.stages):
+        if stage.id not in described:
+            add(f"stages[{index}]", f"办理流程中没有描述环节 {stage.id!r} 的步骤"
+                                    f"（在对应的 [[steps]] 中写 stage = \"{stage.id}\"）")
     for check in definition.checks:
         if check not in action_names:
             add("flow.checks", f"未知的校验动作 {check!r}")

@@ -89,3 +89,11 @@ async def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
 
 def test_problem_reads_file_then_field() -> None:
     assert str(Problem(Path("a.toml"), "fields[2].type", "未知")) == "a.toml: fields[2].type: 未知"
+
+
+async def test_every_stage_is_described_by_a_guide_step(tmp_path: Path) -> None:
+    text = REFERENCE.replace('stage = "hr_head"\n', "").replace('stage = "leader"',
+                                                                 'stage = "boss"')
+    problems = await problems_of(tmp_path, text)
+    assert "'hr_head'" in only(problems, "stages[1]")[0]
+    assert "'boss'" in only(problems, "steps[3].stage")[0]

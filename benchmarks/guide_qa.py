@@ -1,0 +1,288 @@
+"""Guide QA benchmark: questions in people's own words → the process the bot picks.
+
+Runs question sets (question<TAB>expected process name; NONE = outside the catalog) through the
+real `GuideIndex` over the real flow files and reports:
+
+- top-1 / top-3: the expected process is the first / among the first three the bot offers (the
+  confident answer, or the numbered candidates it lists);
+- answered directly: a confident answer, split into right and wrong (wrong must stay 0: the bot
+  never gives a confident wrong answer), asked to choose (numbered list), declined;
+- out of scope: a NONE question is handled when the bot declines it;
+- answer time: median and p99 of `GuideIndex.find` per question, after a warm-up.
+
+Who asks (the asker's roles change the answer, see flows/search.py): a plain teacher (zhang_t) —
+unless the expected process is not open to teachers; then a demo user holding the process's most
+specific audience role and no more specific one (stu_liu for student-only processes, li_dean for
+部门主要负责人, lit_vdean for 干部, vp_wu for 校领导). NONE questions are asked by the teacher.
+Roles are the demo directory's, plus dept_head/school_leader as the directory implies them.
+
+    .venv/bin/python benchmarks/guide_qa.py                 # dev and held-out sets
+    .venv/bin/python benchmarks/guide_qa.py --misses        # also list every miss
+    .venv/bin/python benchmarks/guide_qa.py --write-docs    # update docs/benchmarks.md
+    .venv/bin/python benchmarks/guide_qa.py --extra my.tsv  # any other question file
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flows.catalog import Catalog  # noqa: E402
+from flows.definition import FlowDefinition  # noqa: E402
+from flows.loader import read_flow_files  # noqa: E402
+from flows.search import ROLE_SPECIFICITY, Answer, GuideIndex  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv"}
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Guide QA"
+CATALOG = ROOT / "flows" / "catalog"
+DIRECTORY = ROOT / "storage" / "demo_directory.toml"
+TEACHER = "zhang_t"
+NONE = "NONE"
+REPEAT = 20
+
+
+@dataclass
+class Result:
+    question: str
+    expected: str
+    asker: str
+    answer: Answer
+
+    @property
+    def offered(self) -> list[str]:
+        return [m.definition.name for m in self.answer.matches]
+
+
+@dataclass
+class Report:
+    name: str
+    results: list[Result] = field(default_factory=list)
+    times_ms: list[float] = field(default_factory=list)
+
+    def inside(self) -> list[Result]:
+        return [r for r in self.results if r.expected != NONE]
+
+    def outside(self) -> list[Result]:
+        return [r for r in self.results if r.expected == NONE]
+
+    def count(self, results: list[Result], test: str) -> int:
+        return sum(1 for r in results if _passes(r, test))
+
+
+def _passes(result: Result, test: str) -> bool:
+    offered, status = result.offered, result.answer.status
+    checks = {
+        "top1": offered[:1] == [result.expected],
+        "top3": result.expected in offered[:3],
+        "confident_right": status == "confident" and offered[:1] == [result.expected],
+        "confident_wrong": status == "confident" and offered[:1] != [result.expected],
+        "ambiguous": status == "ambiguous",
+        "declined": status == "unknown",
+    }
+    return checks[test]
+
+
+# ---- who asks -----------------------------------------------------------------------------------
+def load_people() -> dict[str, tuple[str, ...]]:
+    """Demo users and their effective roles (dept_head and school_leader as implied)."""
+    document = tomllib.loads(DIRECTORY.read_text(encoding="utf-8"))
+    departments = {d["id"]: d for d in document.get("departments", [])}
+    people: dict[str, tuple[str, ...]] = {}
+    for user in document.get("users", []):
+        roles = list(user.get("roles", []))
+        department = departments.get(user.get("department", ""), {})
+        if department.get("head") == user["id"] and department.get("kind") != "leadership":
+            roles.append("dept_head")
+        if department.get("kind") == "leadership":
+            roles.append("school_leader")
+        people[user["id"]] = tuple(dict.fromkeys(roles))
+    return people
+
+
+def asker_for(definition: FlowDefinition | None, people: dict[str, tuple[str, ...]]) -> str:
+    audience = set(definition.audience) if definition else set()
+    if definition is None or audience & {"any", "teacher"}:
+        return TEACHER
+    role = max(audience, key=lambda r: ROLE_SPECIFICITY.get(r, 0))
+    holders = [user for user, roles in people.items() if role in roles]
+    # the holder for whom this role is the most specific one (a cadre who is not also a head)
+    return min(holders, key=lambda user: max(ROLE_SPECIFICITY.get(r, 0) for r in people[user]))
+
+
+# ---- running ------------------------------------------------------------------------------------
+def read_questions(path: Path) -> list[tuple[str, str]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        if line.strip():
+            question, expected = line.split("\t")[:2]
+            rows.append((question.strip(), expected.strip()))
+    return rows
+
+
+def load_index() -> tuple[GuideIndex, Catalog]:
+    definitions, problems = read_flow_files(CATALOG)
+    broken = {p.file for p in problems}
+    catalog = Catalog(CATALOG, [d for d in definitions if d.source not in broken])
+    index = GuideIndex(catalog)
+    index.warm_up()
+    return index, catalog
+
+
+def run_set(name: str, rows: list[tuple[str, str]], index: GuideIndex, catalog: Catalog,
+            people: dict[str, tuple[str, ...]]) -> Report:
+    report = Report(name)
+    for question, expected in rows:
+        definition = catalog.by_name(expected)
+        if expected != NONE and definition is None:
+            raise SystemExit(f"{name}: unknown process {expected!r} (question {question!r})")
+        asker = asker_for(definition, people)
+        roles = people[asker]
+        index.find(question, roles)                      # warm-up
+        for _ in range(REPEAT):
+            started = time.perf_counter()
+            answer = index.find(question, roles)
+            report.times_ms.append((time.perf_counter() - started) * 1000)
+        report.results.append(Result(question, expected, asker, answer))
+    return report
+
+
+# ---- reporting ----------------------------------------------------------------------------------
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({100 * part / whole:.1f}%)" if whole else "–"
+
+
+def table_rows(report: Report) -> list[tuple[str, str]]:
+    inside, outside = report.inside(), report.outside()
+    return [
+        ("questions (in catalog / out of scope)", f"{len(inside)} / {len(outside)}"),
+        ("top-1 accuracy", _share(report.count(inside, "top1"), len(inside))),
+        ("top-3 accuracy", _share(report.count(inside, "top3"), len(inside))),
+        ("answered directly and right", _share(report.count(inside, "confident_right"),
+                                               len(inside))),
+        ("answered directly but wrong", str(report.count(inside, "confident_wrong"))),
+        ("asked to choose from a numbered list", str(report.count(inside, "ambiguous"))),
+        ("declined although in the catalog", str(report.count(inside, "declined"))),
+        ("out of scope declined", _share(report.count(outside, "declined"), len(outside))),
+        ("median answer time", f"{statistics.median(report.times_ms):.2f} ms"),
+        ("p99 answer time", f"{percentile(report.times_ms, 0.99):.2f} ms"),
+    ]
+
+
+def misses(report: Report) -> list[str]:
+    lines = []
+    for result in report.results:
+        good = (result.answer.status == "unknown" if result.expected == NONE
+                else _passes(result, "top1") and result.answer.status == "confident")
+        if not good:
+            offered = "、".join(result.offered) or "（不知道）"
+            lines.append(f"- [{result.answer.status}] {result.question} ({result.asker}) "
+                         f"→ {offered}; expected {result.expected}")
+    return lines
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        models = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+    if models:
+        cpu = models[0]
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()} "
+            f"({platform.python_implementation()}), {platform.system()}")
+
+
+def markdown(reports: list[Report]) -> str:
+    header = "| | " + " | ".join(r.name for r in reports) + " |"
+    lines = [header, "|---|" + "---|" * len(reports)]
+    rows = [table_rows(r) for r in reports]
+    for position, (label, _) in enumerate(rows[0]):
+        lines.append(f"| {label} | " + " | ".join(row[position][1] for row in rows) + " |")
+    return "\n".join(lines)
+
+
+def section_text(reports: list[Report]) -> str:
+    parts = [
+        SECTION, "",
+        "`benchmarks/guide_qa.py`: questions in users' own words through the real search index "
+        "(`flows/search.py`) over the real flow files. Top-1/top-3: the expected process is the "
+        "first / among the first three the bot offers (its answer, or the numbered list it asks "
+        "from). Out of scope: the bot says it does not know. Time: `GuideIndex.find` per question "
+        f"after a warm-up, each question run {REPEAT} times.",
+        "",
+        "Asker: the teacher zhang_t, unless the expected process is not open to teachers; then "
+        "the first demo user holding its most specific audience role (stu_liu, li_dean, vp_wu, "
+        "aff_principal, aff_vprincipal, chen_c …).",
+        "",
+        "- **dev**: `benchmarks/data/guide_dev.tsv` (copy of the shared development set) — used "
+        "for tuning.",
+        "- **held-out**: `benchmarks/data/guide_holdout.tsv` — written before the search was "
+        "tuned, never tuned on; every process at least once, typos, 12 out-of-scope questions.",
+        "",
+        markdown(reports), "",
+        f"Machine: {machine()}.", "",
+    ]
+    for report in reports:
+        missed = misses(report)
+        if missed:
+            parts += [f"Not answered directly and right ({report.name}):", "", *missed, ""]
+    return "\n".join(parts)
+
+
+def write_docs(text: str) -> None:
+    """Replace the Guide QA section of docs/benchmarks.md (other sections stay as they are)."""
+    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
+    lines = current.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    if start is None:
+        updated = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                   len(lines))
+        updated = "\n".join([*lines[:start], *text.rstrip("\n").splitlines(), "",
+                             *lines[end:]])
+    DOCS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all")
+    parser.add_argument("--extra", type=Path, help="another question file, reported apart")
+    parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    options = parser.parse_args()
+    index, catalog = load_index()
+    people = load_people()
+    files = dict(SETS) if options.set == "all" else {options.set: SETS[options.set]}
+    if options.extra:
+        files = {options.extra.stem: options.extra}
+    reports = [run_set(name, read_questions(path), index, catalog, people)
+               for name, path in files.items()]
+    print(markdown(reports))
+    print(f"\nMachine: {machine()}")
+    if options.misses:
+        for report in reports:
+            print(f"\n{report.name}:")
+            print("\n".join(misses(report)) or "- none")
+    if options.write_docs:
+        write_docs(section_text(reports))
+        print(f"\nwritten to {DOCS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Two real `campusbot serve` processes on one database behind the fake WeCom: every callback
+that reaches both, at the same moment, has exactly one effect."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.clock import SystemClock
+from storage.db import close_db, init_db
+from storage.models import InboundEvent, OutboxMessage
+from tests.bot.channels.wecom.conftest import (
+    AES_KEY,
+    AGENT_ID,
+    CORP_ID,
+    SECRET,
+    TOKEN,
+    demo_members,
+)
+from tests.conftest import wipe_database
+from tests.fakes.wecom import FakeWecom
+from tests.fakes.wecom_callbacks import WecomCallbacks
+
+USERS = ["zhang_t", "li_dean", "hr_chen", "math_dean", "it_xu"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} did not start")
+
+
+@pytest.fixture
+async def replicas(database_url: str) -> AsyncIterator[tuple[FakeWecom, list[str]]]:
+    await wipe_database(database_url)
+    fake = FakeWecom(SystemClock(), corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET,
+                     members=demo_members())
+    server = TestServer(fake.app, host="127.0.0.1")
+    await server.start_server()
+    urls, processes = [], []
+    try:
+        for _ in range(2):
+            port = _free_port()
+            env = {**os.environ, "CAMPUSBOT_DATABASE__URL": database_url,
+                   "CAMPUSBOT_SERVER__PORT": str(port), "CAMPUSBOT_LOG__LEVEL": "WARNING",
+                   "CAMPUSBOT_SIMULATOR__ENABLED": "false", "CAMPUSBOT_WECOM__ENABLED": "true",
+                   "CAMPUSBOT_WECOM__CORP_ID": CORP_ID,
+                   "CAMPUSBOT_WECOM__AGENT_ID": str(AGENT_ID),
+                   "CAMPUSBOT_WECOM__SECRET": SECRET, "CAMPUSBOT_WECOM__TOKEN": TOKEN,
+                   "CAMPUSBOT_WECOM__ENCODING_AES_KEY": AES_KEY,
+                   "CAMPUSBOT_WECOM__API_BASE": str(server.make_url("")).rstrip("/")}
+            processes.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"],
+                                              env=env, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.PIPE))
+            urls.append(f"http://127.0.0.1:{port}")
+            await _wait_healthy(urls[-1], processes[-1])
+        yield fake, urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=15)
+            if process.stderr:
+                process.stderr.close()
+        fake.release()
+        await server.close()
+
+
+async def test_callbacks_delivered_to_both_replicas_act_once(
+        replicas: tuple[FakeWecom, list[str]], database_url: str) -> None:
+    fake, urls = replicas
+    callbacks = WecomCallbacks(fake, f"{urls[0]}/wecom/callback", token=TOKEN,
+                               encoding_aes_key=AES_KEY)
+    targets = [f"{url}/wecom/callback" for url in urls]
+    try:
+        messages = [callbacks.text_xml(user, "帮助") for user in USERS for _ in range(2)]
+        results = await asyncio.gather(*(callbacks.deliver_concurrently(xml, targets * 2)
+                                         for xml in messages))
+        assert all(d.statuses == [200] for copies in results for d in copies)
+        for _ in range(200):           # the replicas' outbox loops send within a few seconds
+            if all(fake.texts(user) for user in USERS):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await callbacks.close()
+    await init_db(database_url)
+    try:
+        for _ in range(200):
+            if not await OutboxMessage.filter(status__in=["pending", "sending"]).count():
+                break
+            await asyncio.sleep(0.05)
+        assert await InboundEvent.all().count() == len(messages)
+        assert await InboundEvent.exclude(status="done").count() == 0
+    finally:
+        await close_db()
+    for user in USERS:
+        assert len(fake.texts(user)) == 2, (user, fake.texts(user))   # one per message

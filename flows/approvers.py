@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flows.definition import Approver
-from storage.directory import Directory, PersonInfo
+from storage.directory import DepartmentInfo, Directory, PersonInfo
 
 
 class ApproverNotFound(LookupError):
@@ -23,12 +23,18 @@ async def effective_roles(person: PersonInfo, directory: Directory) -> tuple[str
     return tuple(roles)
 
 
-async def _head(directory: Directory, department_id: str | None, applicant: PersonInfo,
-                what: str) -> list[PersonInfo]:
+async def _department(directory: Directory, department_id: str | None,
+                      what: str) -> DepartmentInfo:
     department = await directory.department(department_id) if department_id else None
     if department is None:
         raise ApproverNotFound(f"通讯录中找不到部门 {department_id or '（未设置）'}，"
                                f"无法确定{what}")
+    return department
+
+
+async def _head(directory: Directory, department_id: str | None, applicant: PersonInfo,
+                what: str) -> list[PersonInfo]:
+    department = await _department(directory, department_id, what)
     if department.head and department.head != applicant.id:
         head = await directory.person(department.head)
         if head:
@@ -41,10 +47,7 @@ async def _head(directory: Directory, department_id: str | None, applicant: Pers
 
 async def _leader(directory: Directory, department_id: str | None, applicant: PersonInfo,
                   what: str) -> list[PersonInfo]:
-    department = await directory.department(department_id) if department_id else None
-    if department is None:
-        raise ApproverNotFound(f"通讯录中找不到部门 {department_id or '（未设置）'}，"
-                               f"无法确定{what}")
+    department = await _department(directory, department_id, what)
     if department.kind == "leadership":
         # a school leader's request goes to the head of the leadership group (校长), or for the
         # head himself to the group's own leader (书记)

@@ -80,6 +80,12 @@ class _Reader:
             return default
         return value.strip()
 
+    def identifier(self, key: str, *, required: bool = True) -> str:
+        value = self.text(key, required=required)
+        if value and not _IDENTIFIER.fullmatch(value):
+            self.problem(key, "只能用小写字母、数字和下划线，以字母开头")
+        return value
+
     def number(self, key: str, *, required: bool = False, element: bool = False) -> float | None:
         value = self.table.get(key)
         if value is None:
@@ -160,9 +166,7 @@ def parse_approver(text: str) -> Approver | None:
 
 def _read_field(reader: _Reader, index: int, raw: dict[str, Any]) -> Field | None:
     item = _Reader(reader.problems, reader.file, f"fields[{index}]", raw, _FIELD_KEYS)
-    key = item.text("key")
-    if key and not _IDENTIFIER.fullmatch(key):
-        item.problem("key", "只能用小写字母、数字和下划线，以字母开头")
+    key = item.identifier("key")
     field_type = item.text("type")
     if field_type and field_type not in FIELD_TYPES:
         item.problem("type", f"未知的字段类型 {field_type!r}（可用：{', '.join(FIELD_TYPES)}）")
@@ -196,9 +200,7 @@ def _read_field(reader: _Reader, index: int, raw: dict[str, Any]) -> Field | Non
 
 def _read_stage(reader: _Reader, index: int, raw: dict[str, Any]) -> Stage | None:
     item = _Reader(reader.problems, reader.file, f"stages[{index}]", raw, _STAGE_KEYS)
-    stage_id = item.text("id")
-    if stage_id and not _IDENTIFIER.fullmatch(stage_id):
-        item.problem("id", "只能用小写字母、数字和下划线，以字母开头")
+    stage_id = item.identifier("id")
     approver_text = item.text("approver")
     approver = parse_approver(approver_text) if approver_text else None
     if approver_text and approver is None:
@@ -246,9 +248,7 @@ def parse_flow(path: Path, document: dict[str, Any],
     flow = top.sub("flow", _FLOW_KEYS, required=True)
     if flow is None:
         return None
-    flow_id = flow.text("id")
-    if flow_id and not _IDENTIFIER.fullmatch(flow_id):
-        flow.problem("id", "只能用小写字母、数字和下划线，以字母开头")
+    flow_id = flow.identifier("id")
     if flow_id and flow_id != path.stem:
         flow.problem("id", f"应与文件名一致：{path.stem!r}")
     kind = flow.text("kind")

@@ -29,6 +29,7 @@ fits the asker's most specific role wins (a department head's 请假 is 部门�
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import re
@@ -36,7 +37,7 @@ import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
@@ -58,12 +59,19 @@ OPTION_WEIGHT = 0.7
 TEXT_WEIGHT = 0.4           # a word of the summary, a step title, a field label, the unit
 SYNONYM_FACTOR = 0.95       # a term with a general synonym put in
 FUZZY_FACTOR = 0.8          # a name or alias typed with a typo
-MIN_FUZZY_LENGTH = 4        # shorter terms are not matched with typos (too many false friends)
+APART_FACTOR = 0.9          # a term whose words are in the question with others between them
+MAX_GAP = 6                 # … at most this many characters between them
+SHIFT_TYPO_LENGTH = 6       # from this length a typo may also add or drop a character
+MIN_FUZZY_LENGTH = 3        # shorter terms are not matched with typos (too many false friends)
+MIN_EXPLAINED = 0.3         # credit from which a word of the question counts as explained
 UNANCHORED_FACTOR = 0.6     # no term found whole (only pieces and summary words): weak evidence
 
 CONFIDENT = 0.55            # a single best match at least this good is answered directly
 LIST_MIN = 0.3              # below this nothing is offered: the question is outside the catalog
+WEAK_MIN = 0.58             # … nor below this when no name or alias of the flow is in it
 CLOSE_RATIO = 0.8           # a runner-up this close to the best makes the answer ambiguous
+CLEAR_MIN = 0.42            # … a name or alias explaining this much, with the runner-up
+CLEAR_RATIO = 0.5           # below this share of the best, is also a confident answer
 ROLE_BAND = 0.6             # candidates this close compete on the asker's role
 MAX_CANDIDATES = 5
 
@@ -90,19 +98,20 @@ STOP_WORDS = frozenset((
 SOFT_WORDS = frozenset((
     "申请", "办理", "流程", "手续", "材料", "审批", "审核", "报备", "登记", "备案", "上报", "报送",
     "报告", "提交", "填写", "条件", "规定", "要求", "指南", "事项", "业务", "部门", "单位", "学校",
-    "学院", "系统", "平台", "网站", "入口", "地址", "电话", "联系", "时间", "多久", "几天",
+    "学院", "系统", "平台", "网站", "入口", "地址", "电话", "联系", "时间", "多久", "几天", "批",
+    "报", "交", "填", "开", "审", "批准", "同意", "签字", "盖章",
 ))
 SOFT_WEIGHT = 0.5
 
 #: general campus words people use interchangeably; terms are indexed with each variant
 SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("老师", "教师", "教职工", "职工", "老師"),
+    ("老师", "教师", "教职工", "职工"),
     ("学生", "同学"),
     ("借", "借用", "预约", "预定", "租", "订"),
     ("坏了", "故障", "出问题", "用不了", "不能用", "坏掉了", "出毛病"),
     ("修", "维修", "修理"),
     ("电脑", "计算机", "笔记本", "台式机"),
-    ("邮箱", "邮件", "电子邮箱", "email", "e-mail", "mail"),
+    ("邮箱", "邮件", "电子邮箱", "email", "mail"),
     ("公众号", "微信公众号"),
     ("汽车", "机动车", "小车", "私家车", "轿车"),
     ("外出", "出差", "出去", "离校"),
@@ -112,6 +121,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("校领导", "学校领导"),
     ("监控", "监控录像", "摄像头"),
     ("报修", "保修"),
+    ("出国", "出境"),
 )
 
 #: question words: a sentence with one of these asks about the process
@@ -147,6 +157,10 @@ _jieba_lock = threading.Lock()
 class Match:
     definition: FlowDefinition
     score: float
+    #: a name or alias of the flow is in the question (whole, most of it, or with a typo)
+    strong: bool = False
+    #: the words of the question it explains
+    words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -184,29 +198,27 @@ def word_weight(word: str) -> float:
     return 1.0
 
 
-def edit_span(term: str, text: str) -> tuple[int, int, int]:
-    """Best approximate occurrence of `term` inside `text`: (distance, start, end)."""
-    size = len(term)
-    previous = [(0, j) for j in range(len(text) + 1)]          # (cost, start) per end position
-    for i in range(1, size + 1):
-        current = [(i, 0)]
-        for j in range(1, len(text) + 1):
-            substitute = previous[j - 1][0] + (term[i - 1] != text[j - 1])
-            options = ((substitute, previous[j - 1][1]), (previous[j][0] + 1, previous[j][1]),
-                       (current[j - 1][0] + 1, current[j - 1][1]))
-            current.append(min(options))
+def levenshtein(first: str, second: str) -> int:
+    """Edit distance (insertions, deletions, substitutions) between two short strings."""
+    previous = list(range(len(second) + 1))
+    for i, char in enumerate(first, 1):
+        current = [i]
+        for j, other in enumerate(second, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char != other)))
         previous = current
-    cost, end = min((previous[j][0], j) for j in range(len(text) + 1))
-    return cost, previous[end][1], end
+    return previous[-1]
 
 
 def synonym_variants(term: str) -> list[str]:
-    """The term with one general word swapped for each of its synonyms."""
+    """The term with a general word swapped for each of its synonyms (借剧院 → 预约剧院)."""
     variants: list[str] = []
     for group in SYNONYMS:
-        for word in group:
+        for word in sorted(group, key=len, reverse=True):
+            if len(word) == 1 and not (term.startswith(word) or term.endswith(word)):
+                continue            # 借 in 借剧院 is the verb; 修 in 免修 is not 维修
             if word in term:
-                variants += [term.replace(word, other) for other in group if other != word]
+                variants += [term.replace(word, other, 1) for other in group if other != word]
                 break
     return [v for v in dict.fromkeys(variants) if v != term]
 
@@ -228,6 +240,8 @@ class _Term:
     text: str
     weight: float
     strong: bool            # a name or alias (may be matched with a typo)
+    whole_only: bool = False    # a synonym variant: counts only when found whole
+    parts: tuple[str, ...] = ()     # its words, when it has several (公众号|变更)
 
 
 @dataclass
@@ -293,15 +307,16 @@ class GuideIndex:
     def find(self, text: str, roles: Collection[str] = ()) -> Answer:
         """The answer to a question: one confident match, close candidates, or nothing."""
         apply = self.is_apply_intent(text)
-        matches = [m for m in self.search(text, roles) if m.score >= LIST_MIN]
-        if not matches:
+        ranked = self.search(text, roles)
+        plausible = [m for m in ranked if _plausible(m)]
+        if not plausible:
             return Answer("unknown", (), apply)
-        best = matches[0]
-        close = [m for m in matches[1:] if m.score >= best.score * CLOSE_RATIO]
-        if best.score >= CONFIDENT and not close:
+        best = plausible[0]
+        runner_up = max((m.score for m in ranked if m is not best), default=0.0)
+        if _confident(best, runner_up):
             return Answer("confident", (best,), apply)
         floor = best.score * (CLOSE_RATIO if best.score >= CONFIDENT else 0.6)
-        shown = [m for m in matches if m.score >= floor][:MAX_CANDIDATES]
+        shown = [m for m in plausible if m.score >= floor][:MAX_CANDIDATES]
         return Answer("ambiguous", tuple(shown), apply)
 
     @staticmethod
@@ -324,6 +339,20 @@ class GuideIndex:
             if value is not None:
                 values[item.key] = value
         return values
+
+
+def _plausible(match: Match) -> bool:
+    """Worth offering: a name or alias of it is in the question, or its keywords and options
+    explain most of the question (a lone keyword among other words is not enough)."""
+    return match.score >= (LIST_MIN if match.strong else WEAK_MIN)
+
+
+def _confident(best: Match, runner_up: float) -> bool:
+    """Sure enough to answer directly: it explains most of the question and nothing else comes
+    close; or a name or alias of it explains a good part and it is far ahead of the rest."""
+    if best.score >= CONFIDENT and runner_up < best.score * CLOSE_RATIO:
+        return True
+    return best.strong and best.score >= CLEAR_MIN and runner_up < best.score * CLEAR_RATIO
 
 
 # ---- building the index -------------------------------------------------------------------------
@@ -350,24 +379,25 @@ def _flow_text(definition: FlowDefinition) -> Iterator[str]:
 
 def _build(definitions: list[FlowDefinition]) -> _Built:
     built = _Built(definitions=list(definitions))
-    tokenizer = _tokenizer_with(definitions)
-    term_keys: set[tuple[int, str]] = set()
+    _add_user_words(definitions)
     for number, definition in enumerate(built.definitions):
-        for raw, weight, strong in _flow_terms(definition):
-            text = normalize(raw)
-            variants = [(text, weight)] + [(v, weight * SYNONYM_FACTOR)
-                                           for v in synonym_variants(text)]
-            for variant, variant_weight in variants:
-                if len(variant) >= 2 and (number, variant) not in term_keys:
-                    term_keys.add((number, variant))
-                    built.known.add(variant)
-                    built.terms.append(_Term(number, variant, variant_weight, strong))
-        _add_words(built, number, definition, tokenizer)
+        originals = [_Term(number, text, weight, strong, parts=_term_parts(text))
+                     for raw, weight, strong in _flow_terms(definition)
+                     if (text := normalize(raw))]
+        variants = [_Term(number, variant, term.weight * SYNONYM_FACTOR, term.strong, True)
+                    for term in originals for variant in synonym_variants(term.text)]
+        seen: set[str] = set()
+        for term in originals + variants:       # a term of the file wins over a variant
+            if len(term.text) >= 2 and term.text not in seen:
+                seen.add(term.text)
+                built.known.add(term.text)
+                built.terms.append(term)
+        _add_words(built, number, definition)
     _index_pieces(built)
     return built
 
 
-def _tokenizer_with(definitions: Iterable[FlowDefinition]) -> jieba.Tokenizer:
+def _add_user_words(definitions: Iterable[FlowDefinition]) -> None:
     tokenizer = _base_tokenizer()
     with _jieba_lock:
         for definition in definitions:
@@ -376,7 +406,6 @@ def _tokenizer_with(definitions: Iterable[FlowDefinition]) -> jieba.Tokenizer:
                 # 请病假 stays 请|病假, so the polite verb never hides the topic word
                 if 2 <= len(text) <= 12 and not _ASCII.search(text) and text[0] not in STOP_WORDS:
                     tokenizer.add_word(text, freq=None)
-    return tokenizer
 
 
 def _cut(text: str) -> list[str]:
@@ -385,8 +414,26 @@ def _cut(text: str) -> list[str]:
         return tokenizer.lcut(text, HMM=False)
 
 
-def _add_words(built: _Built, number: int, definition: FlowDefinition,
-               tokenizer: jieba.Tokenizer) -> None:
+def _term_parts(text: str) -> tuple[str, ...]:
+    """The term's words, longest dictionary word first (jieba itself keeps 公众号变更 whole,
+    as the catalog's words are added to its dictionary)."""
+    parts: list[str] = []
+    position = 0
+    while position < len(text):
+        longest = min(6, len(text) - position, len(text) - 1)
+        size = next((n for n in range(longest, 1, -1)
+                     if _is_dictionary_word(text[position:position + n])), 1)
+        parts.append(text[position:position + size])
+        position += size
+    content = tuple(part for part in parts if word_weight(part) > 0)
+    return content if len(content) > 1 and all(len(part) > 1 for part in content) else ()
+
+
+def _is_dictionary_word(text: str) -> bool:
+    return bool(_base_tokenizer().FREQ.get(text))
+
+
+def _add_words(built: _Built, number: int, definition: FlowDefinition) -> None:
     seen: set[str] = set()
     for sentence in _flow_text(definition):
         for word in _cut(normalize(sentence)):
@@ -400,6 +447,9 @@ def _index_pieces(built: _Built) -> None:
     for position, term in enumerate(built.terms):
         text = term.text
         built.max_term = max(built.max_term, len(text))
+        if term.whole_only:
+            built.pieces[text].append(position)
+            continue
         pieces = {text[i:j] for i in range(len(text)) for j in range(i + 2, len(text) + 1)}
         for piece in pieces:
             built.pieces[piece].append(position)
@@ -412,6 +462,24 @@ def _index_pieces(built: _Built) -> None:
 
 
 # ---- scoring ------------------------------------------------------------------------------------
+WEAK, STRONG = 1, 2         # evidence levels: a keyword or option whole; a name or alias
+
+
+class _Credit:
+    """Per flow, the best credit on each character of the question, and the evidence level."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: dict[int, list[float]] = {}
+        self.level: dict[int, int] = defaultdict(int)
+
+    def give(self, flow: int, start: int, end: int, weight: float, level: int = 0) -> None:
+        row = self.rows.setdefault(flow, [0.0] * self.size)
+        for position in range(start, end):
+            row[position] = max(row[position], weight)
+        self.level[flow] = max(self.level[flow], level)
+
+
 def _parse_query(text: str) -> _Query:
     stripped = strip_values(text)
     words: list[tuple[int, int, float]] = []
@@ -424,37 +492,34 @@ def _parse_query(text: str) -> _Query:
 
 
 def _score(built: _Built, query: _Query) -> list[Match]:
-    credit: dict[int, list[float]] = {}
-    anchored: set[int] = set()
-
-    def give(flow: int, start: int, end: int, weight: float, anchor: bool = False) -> None:
-        row = credit.setdefault(flow, [0.0] * len(query.text))
-        for position in range(start, end):
-            if weight > row[position]:
-                row[position] = weight
-        if anchor:
-            anchored.add(flow)
-
-    _credit_terms(built, query, give)
-    _credit_words(built, query, give)
+    credit = _Credit(len(query.text))
+    _credit_terms(built, query, credit)
+    _credit_words(built, query, credit)
     weights = query.char_weights()
     matches = []
-    for flow, row in credit.items():
+    for flow, row in credit.rows.items():
         explained = sum(c * w for c, w in zip(row, weights, strict=True))
         score = min(1.0, explained / query.content)
-        if flow not in anchored:
+        if not credit.level[flow]:
             score *= UNANCHORED_FACTOR
         if score > 0:
-            matches.append(Match(built.definitions[flow], round(score, 4)))
+            matches.append(Match(built.definitions[flow], round(score, 4),
+                                 strong=credit.level[flow] >= STRONG,
+                                 words=_explained_words(query, row)))
     return matches
 
 
-def _credit_terms(built: _Built, query: _Query, give: Any) -> None:
+def _explained_words(query: _Query, row: list[float]) -> frozenset[str]:
+    return frozenset(query.text[start:end] for start, end, weight in query.words
+                     if weight > 0 and min(row[start:end]) >= MIN_EXPLAINED)
+
+
+def _credit_terms(built: _Built, query: _Query, credit: _Credit) -> None:
     """Names, aliases, keywords and options found whole, in part, or with a typo."""
     text = query.text
     starts = {start for start, _, _ in query.words}
     ends = {end for _, end, _ in query.words}
-    exact: set[int] = set()
+    whole: set[int] = set()
     touched: set[int] = set()
     for start in range(len(text)):
         for end in range(start + 2, min(len(text), start + built.max_term) + 1):
@@ -464,16 +529,39 @@ def _credit_terms(built: _Built, query: _Query, give: Any) -> None:
                 touched.add(position)
                 if piece == term.text:
                     if _ascii_bounded(text, start, end):
-                        exact.add(position)
-                        give(term.flow, start, end, term.weight, True)
+                        whole.add(position)
+                        credit.give(term.flow, start, end, term.weight,
+                                    STRONG if term.strong else WEAK)
                 elif start in starts and end in ends:
                     # a piece of a term counts only as whole words of the question
-                    anchor = term.strong and len(piece) >= 3 and len(piece) >= 0.6 * len(term.text)
-                    give(term.flow, start, end, _partial_weight(built, term, piece), anchor)
-    for position in touched - exact:
+                    most = term.strong and len(piece) >= 3 and len(piece) >= 0.75 * len(term.text)
+                    credit.give(term.flow, start, end, _partial_weight(built, term, piece),
+                                STRONG if most else 0)
+    for position in touched - whole:
         term = built.terms[position]
-        if term.strong and len(term.text) >= MIN_FUZZY_LENGTH:
-            _credit_typo(term, text, built.known, give)
+        if term.parts:
+            _credit_apart(term, text, credit)
+        if term.strong and not term.whole_only and len(term.text) >= MIN_FUZZY_LENGTH:
+            _credit_typo(built, term, query, starts, ends, credit)
+
+
+def _credit_apart(term: _Term, text: str, credit: _Credit) -> None:
+    """A term whose words come in order with a few other characters between them:
+    公众号信息变更 has 公众号…变更, 微信公众号怎么备案 has 公众号…备案."""
+    spans = []
+    position = 0
+    for part in term.parts:
+        found = text.find(part, position)
+        if found < 0:
+            return
+        spans.append((found, found + len(part)))
+        position = found + len(part)
+    gaps = sum(start - end for (_, end), (start, _) in itertools.pairwise(spans))
+    if gaps > MAX_GAP:
+        return
+    for start, end in spans:
+        credit.give(term.flow, start, end, term.weight * APART_FACTOR,
+                    STRONG if term.strong else WEAK)
 
 
 def _partial_weight(built: _Built, term: _Term, piece: str) -> float:
@@ -482,16 +570,26 @@ def _partial_weight(built: _Built, term: _Term, piece: str) -> float:
     return term.weight * (0.4 + 0.6 * coverage) * (0.4 + 0.6 * rarity)
 
 
-def _credit_typo(term: _Term, text: str, known: Collection[str], give: Any) -> None:
+def _credit_typo(built: _Built, term: _Term, query: _Query, starts: set[int], ends: set[int],
+                 credit: _Credit) -> None:
+    """A name or alias typed with a typo (录拨教室): whole words of the question within edit
+    distance 1 (2 for long terms) that are not words of their own (休学手续 ≠ 复学手续)."""
     size = len(term.text)
     allowed = 1 if size < 8 else 2
-    shared = sum(1 for char in term.text if char in text)
-    if shared < size - allowed:
+    # short terms: a wrong character only (a homophone picked by the input method)
+    slack = allowed if size >= SHIFT_TYPO_LENGTH else 0
+    text = query.text
+    if sum(1 for char in term.text if char in text) < size - allowed:
         return
-    distance, start, end = edit_span(term.text, text)
-    # 休学手续 is a word of its own, not a typo of 复学手续
-    if 0 < distance <= allowed and end - start >= size - allowed and text[start:end] not in known:
-        give(term.flow, start, end, term.weight * FUZZY_FACTOR, True)
+    for start in starts:
+        for end in ends:
+            if not size - slack <= end - start <= size + slack:
+                continue
+            window = text[start:end]
+            if window in built.known or _is_dictionary_word(window):
+                continue
+            if levenshtein(term.text, window) <= allowed:
+                credit.give(term.flow, start, end, term.weight * FUZZY_FACTOR, STRONG)
 
 
 def _ascii_bounded(text: str, start: int, end: int) -> bool:
@@ -501,7 +599,7 @@ def _ascii_bounded(text: str, start: int, end: int) -> bool:
     return not (before or after)
 
 
-def _credit_words(built: _Built, query: _Query, give: Any) -> None:
+def _credit_words(built: _Built, query: _Query, credit: _Credit) -> None:
     """Words of the question found in a flow's summary, step titles, field labels or unit."""
     for start, end, weight in query.words:
         if weight <= 0 or end - start < 2:
@@ -509,7 +607,7 @@ def _credit_words(built: _Built, query: _Query, give: Any) -> None:
         word = query.text[start:end]
         rarity = built.piece_rarity.get(word, 1.0)
         for flow, word_credit in built.words.get(word, ()):
-            give(flow, start, end, word_credit * (0.4 + 0.6 * rarity))
+            credit.give(flow, start, end, word_credit * (0.4 + 0.6 * rarity))
 
 
 # ---- roles --------------------------------------------------------------------------------------
@@ -522,21 +620,24 @@ def fit_specificity(definition: FlowDefinition, roles: Collection[str]) -> int:
 
 
 def _prefer_roles(ranked: list[Match], roles: Collection[str]) -> list[Match]:
-    """Among candidates close to the best, the one fitting the asker's most specific role wins;
-    the comparable variants it beats drop behind every other candidate."""
+    """Among candidates close to the best that explain some of the same words (the variants of
+    one process for different people), the one fitting the asker's most specific role wins; the
+    variants it beats drop behind every other candidate."""
     if not ranked or not roles:
         return ranked
-    band = [m for m in ranked if m.score >= ranked[0].score * ROLE_BAND]
+    top = ranked[0]
+    band = [m for m in ranked if m.score >= top.score * ROLE_BAND
+            and (m is top or m.words & top.words)]
     fits = {m.definition.id: fit_specificity(m.definition, roles) for m in band}
-    top_fit = max(fits.values())
-    winners = [m for m in band if fits[m.definition.id] == top_fit]
-    if top_fit < 0 or len(winners) == len(band):
+    best_fit = max(fits.values())
+    winners = [m for m in band if fits[m.definition.id] == best_fit]
+    if best_fit < 0 or len(winners) == len(band):
         return ranked
-    losers = [m for m in band if fits[m.definition.id] < top_fit]
-    lifted = [Match(m.definition, max(m.score, ranked[0].score)) for m in winners]
-    demoted = [Match(m.definition, min(m.score, lifted[0].score * ROLE_BAND * 0.99))
-               for m in losers]
-    return sorted(lifted + ranked[len(band):] + demoted, key=lambda m: -m.score)
+    lifted = [replace(m, score=max(m.score, top.score)) for m in winners]
+    ceiling = top.score * ROLE_BAND * 0.99
+    demoted = [replace(m, score=min(m.score, ceiling)) for m in band if m not in winners]
+    others = [m for m in ranked if m not in band]
+    return sorted(lifted + others + demoted, key=lambda m: -m.score)
 
 
 # ---- prefill ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from bot.channels.wecom.menu import MenuError, create_menu
 from bot.clock import SystemClock
 from bot.config import Settings
 from storage.db import close_db, init_db
+from storage.directory import ROLE_LABELS
 
 
 class BarProgress:
@@ -94,9 +95,9 @@ def directory_sync(args: argparse.Namespace) -> int:
             report = await DirectorySync(client).run(progress)
         finally:
             progress.close()
-        tags = "、".join(report.role_tags) if report.role_tags else "无（新成员默认为职工）"
+        tags = "、".join(ROLE_LABELS.get(r, r) for r in report.roles) or "无（新成员默认为职工）"
         print(f"同步完成：{report.departments} 个部门，{report.people} 位成员，"
-              f"停用 {report.deactivated} 位不再可见的成员。角色标签：{tags}")
+              f"停用 {report.deactivated} 位不再可见的成员。按标签设置的角色：{tags}")
         return 0
     return _run(settings, work)
 

@@ -69,6 +69,8 @@ class Fault:
     http_status: int | None = None
     hang: bool = False
     after_effect: bool = False
+    #: only for a request whose body contains this text (e.g. one recipient, one part)
+    match: str | None = None
 
 
 class ApiError(Exception):
@@ -136,8 +138,7 @@ class FakeWecom:
     # ---- HTTP ----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
-        faults = self._faults.get(path)
-        fault = faults.pop(0) if faults else None
+        fault = await self._take_fault(path, request)
         if fault and fault.hang and not fault.after_effect:
             await self._release.wait()
         if fault and fault.http_status:
@@ -158,6 +159,14 @@ class FakeWecom:
         if fault and fault.hang:  # the request took effect; its answer never arrives
             await self._release.wait()
         return web.json_response(answer, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+    async def _take_fault(self, path: str, request: web.Request) -> Fault | None:
+        faults = self._faults.get(path, [])
+        raw = (await request.read()).decode("utf-8", "replace") if faults else ""
+        for index, fault in enumerate(faults):
+            if fault.match is None or fault.match in raw:
+                return faults.pop(index)
+        return None
 
     def _check_token(self, token: str) -> None:
         if not token:

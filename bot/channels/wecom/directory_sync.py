@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +35,7 @@ DEFAULT_ROLES = ("staff",)
 ACTIVE_STATUSES = (1, 4)      # 1 activated, 4 not activated yet; 2 disabled and 5 left are not
 ROLE_OF_TAG = {label: role for role, label in ROLE_LABELS.items()}
 CONCURRENCY = 5
+ROLE_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 class Progress(Protocol):
@@ -54,7 +56,8 @@ class SyncReport:
     departments: int = 0
     people: int = 0
     deactivated: int = 0
-    role_tags: list[str] = field(default_factory=list)
+    #: roles given by role tags
+    roles: list[str] = field(default_factory=list)
 
 
 def department_kind(name: str) -> str:
@@ -97,7 +100,7 @@ class DirectorySync:
                 members.setdefault(str(member["userid"]), member)
         roles = _roles_from_tags(list(zip(tags.values(), tag_members, strict=True)), members)
         report = await self._save([d["department"] for d in departments], members, roles)
-        report.role_tags = sorted(tags)
+        report.roles = sorted(set(tags.values()))
         return report
 
     async def lookup_user(self, user_id: str) -> PersonInfo | None:
@@ -191,7 +194,7 @@ def role_of_tag(name: str) -> str | None:
     if name in ROLE_LABELS:
         return name
     code = name.removeprefix("role:")
-    return code if code != name and code.isidentifier() else None
+    return code if code != name and ROLE_CODE.fullmatch(code) else None
 
 
 def _main_department(member: dict[str, Any]) -> str | None:

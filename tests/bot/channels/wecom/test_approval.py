@@ -25,11 +25,11 @@ HEAD = "li_dean"         # 李院长, head of 文学院
 HR_HEAD = "hr_chen"      # 陈处长, head of 人事处
 
 
-async def fill_leave(bot: Bot, days: str) -> list[str]:
-    for answer in ("我要请假", "病假", "明天", days, "发烧就医，需在家休息", "无", "否",
-                   "13800000000"):
+async def fill_leave(bot: Bot, days: str, *, confirm: bool = True) -> list[str]:
+    for answer in ("我要请假", "病假", "明天", days, "发烧就医，需在家休息", "无", "否"):
         await bot.say(TEACHER, answer)
-    return await bot.say(TEACHER, "确认")
+    summary = await bot.say(TEACHER, "13800000000")
+    return await bot.say(TEACHER, "确认") if confirm else summary
 
 
 def only_card(bot: Bot, user: str) -> FakeCard:

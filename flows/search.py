@@ -43,6 +43,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import jieba
+import jieba.posseg
 
 from flows.answers import AnswerError, parse_answer
 from flows.catalog import Catalog
@@ -102,6 +103,8 @@ SOFT_WORDS = frozenset((
     "报", "交", "填", "开", "审", "批准", "同意", "签字", "盖章",
 ))
 SOFT_WEIGHT = 0.5
+#: jieba tags of incidental words: time (下周), place (北京), person (张老师)
+INCIDENTAL_TAGS = frozenset(("t", "ns", "nr", "nrt", "nrfg", "m", "q", "mq"))
 
 #: general campus words people use interchangeably; terms are indexed with each variant
 SYNONYMS: tuple[tuple[str, ...], ...] = (
@@ -224,6 +227,11 @@ def synonym_variants(term: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
+def _pos_tagger() -> jieba.posseg.POSTokenizer:
+    return jieba.posseg.POSTokenizer(_base_tokenizer())
+
+
+@lru_cache(maxsize=1)
 def _base_tokenizer() -> jieba.Tokenizer:
     """One private tokenizer per process: jieba's bundled dictionary, nothing downloaded."""
     jieba.setLogLevel(logging.WARNING)
@@ -295,19 +303,23 @@ class GuideIndex:
         self._index()
 
     # ---- searching ------------------------------------------------------------------------------
-    def search(self, text: str, roles: Collection[str] = ()) -> list[Match]:
-        """Every flow that explains part of the question, best first, the asker's role applied."""
+    def search(self, text: str, roles: Collection[str] = (),
+               only: Collection[str] | None = None) -> list[Match]:
+        """Every flow that explains part of the question, best first, the asker's role applied;
+        `only`: the ids of the flows the asker may see (all when None)."""
         built = self._index()
-        query = _parse_query(text)
+        query = _parse_query(text, built.known)
         if query.content <= 0:
             return []
-        ranked = sorted(_score(built, query), key=lambda m: (-m.score, m.definition.name))
+        matches = [m for m in _score(built, query) if only is None or m.definition.id in only]
+        ranked = sorted(matches, key=lambda m: (-m.score, m.definition.name))
         return _prefer_roles(ranked, roles)
 
-    def find(self, text: str, roles: Collection[str] = ()) -> Answer:
+    def find(self, text: str, roles: Collection[str] = (),
+             only: Collection[str] | None = None) -> Answer:
         """The answer to a question: one confident match, close candidates, or nothing."""
         apply = self.is_apply_intent(text)
-        ranked = self.search(text, roles)
+        ranked = self.search(text, roles, only)
         plausible = [m for m in ranked if _plausible(m)]
         if not plausible:
             return Answer("unknown", (), apply)
@@ -414,6 +426,13 @@ def _cut(text: str) -> list[str]:
         return tokenizer.lcut(text, HMM=False)
 
 
+def _tagged(text: str) -> list[tuple[str, str]]:
+    """Words with jieba's part-of-speech tags (t time, ns place, nr person …)."""
+    tagger = _pos_tagger()
+    with _jieba_lock:
+        return [(pair.word, pair.flag) for pair in tagger.lcut(text, HMM=False)]
+
+
 def _term_parts(text: str) -> tuple[str, ...]:
     """The term's words, longest dictionary word first (jieba itself keeps 公众号变更 whole,
     as the catalog's words are added to its dictionary)."""
@@ -480,13 +499,15 @@ class _Credit:
         self.level[flow] = max(self.level[flow], level)
 
 
-def _parse_query(text: str) -> _Query:
+def _parse_query(text: str, known: Collection[str]) -> _Query:
     stripped = strip_values(text)
     words: list[tuple[int, int, float]] = []
     position = 0
-    for word in _cut(stripped):
+    for word, flag in _tagged(stripped):
         end = position + len(word)
-        words.append((position, end, word_weight(word)))
+        # a time, place or person (下周, 北京, 张老师) is not what the question is about
+        incidental = flag in INCIDENTAL_TAGS and word not in known
+        words.append((position, end, 0.0 if incidental else word_weight(word)))
         position = end
     return _Query(stripped, words, sum((e - s) * w for s, e, w in words))
 

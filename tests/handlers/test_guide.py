@@ -1,0 +1,131 @@
+"""Asking the bot in one's own words, through the simulator: the guide, the numbered choice,
+the honest "don't know", the asker's role, and applying straight from a sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.catalog import DEFAULT_CATALOG
+from flows.definition import FlowDefinition
+from flows.loader import read_flow_files
+from tests.conftest import Sim
+
+TEACHER = "zhang_t"          # 张老师, 文学院
+STUDENT = "stu_liu"
+DEPT_HEAD = "li_dean"        # 李院长, head of 文学院
+SCHOOL_LEADER = "vp_wu"      # 吴副校长
+
+
+def flow(name: str) -> FlowDefinition:
+    return next(d for d in read_flow_files(DEFAULT_CATALOG)[0] if d.name == name)
+
+
+async def test_a_question_gets_the_whole_guide_of_the_right_process(sim: Sim) -> None:
+    reply = await sim.text(TEACHER, "电脑坏了找谁修")
+    repair = flow("IT报修")
+    assert reply.startswith("【IT报修】")
+    contact = repair.contact
+    for element in (repair.unit, contact.section, contact.post, contact.person,
+                    contact.address, contact.phone, contact.email, "办结时限"):
+        assert element in reply
+    for step in repair.steps:
+        assert step.title in reply
+        for material in step.materials:
+            assert material in reply
+    assert "办理" in reply and "流程图" in reply
+
+
+async def test_flowchart_and_apply_after_a_guide(sim: Sim) -> None:
+    await sim.text(TEACHER, "录播教室怎么借")
+    replies = await sim.say(TEACHER, "流程图")
+    assert replies[0]["type"] == "image"
+    assert "录播教室申请" in replies[0]["caption"]
+    started = await sim.text(TEACHER, "办理")
+    assert "开始办理《录播教室申请》" in started
+
+
+@pytest.mark.parametrize(("user", "process"), [
+    (TEACHER, "教职工请销假审批"),
+    (STUDENT, "学生请假审批"),
+    (DEPT_HEAD, "部门主要负责人个人外出请销假"),
+    (SCHOOL_LEADER, "校领导个人外出请销假"),
+])
+async def test_i_want_leave_starts_the_process_that_fits_the_asker(sim: Sim, user: str,
+                                                                   process: str) -> None:
+    reply = await sim.text(user, "我要请假")
+    assert f"开始办理《{process}》" in reply
+
+
+async def test_a_sentence_fills_in_what_it_says_and_asks_only_the_rest(sim: Sim) -> None:
+    reply = await sim.text(TEACHER, "我想请3天病假")
+    assert "开始办理《教职工请销假审批》" in reply
+    assert "请假类型：病假" in reply and "请假天数：3天" in reply
+    assert "请填写开始日期" in reply
+    assert "请填写请假类型" not in reply
+    after_date = await sim.text(TEACHER, "明天")
+    assert "请假事由" in after_date and "请假天数" not in after_date
+    await sim.say(TEACHER, "发烧就医，需在家休息")
+    await sim.say(TEACHER, "无")
+    await sim.say(TEACHER, "否")
+    summary = await sim.text(TEACHER, "13800000000")
+    assert "请假类型：病假" in summary and "请假天数：3天" in summary
+    assert "2026年11月27日" in summary
+
+
+async def test_an_intent_to_apply_for_a_repair_starts_it_with_the_kind_filled(sim: Sim) -> None:
+    reply = await sim.text(TEACHER, "我要报修电脑")
+    assert "开始办理《IT报修》" in reply
+    assert "故障类型：电脑" in reply or "电脑" in reply.split("\n")[1]
+
+
+async def test_unsure_between_processes_lists_them_numbered_and_a_number_picks_one(
+        sim: Sim) -> None:
+    reply = await sim.text(TEACHER, "采购")
+    lines = reply.split("\n")
+    assert "请回复序号" in lines[0]
+    numbered = [line for line in lines if line[:2] in {f"{n}." for n in range(1, 6)}]
+    assert len(numbered) >= 2
+    chosen = next(line for line in numbered if "货物及服务采购申请" in line)
+    guide = await sim.text(TEACHER, chosen.split(".")[0])
+    assert guide.startswith("【货物及服务采购申请】")
+
+
+async def test_a_numbered_choice_after_an_intent_to_apply_starts_the_flow(sim: Sim) -> None:
+    reply = await sim.text(TEACHER, "我要采购")
+    assert "请回复序号" in reply
+    number = next(line.split(".")[0] for line in reply.split("\n")
+                  if "货物及服务采购申请" in line)
+    started = await sim.text(TEACHER, number)
+    assert "开始办理《货物及服务采购申请》" in started
+
+
+@pytest.mark.parametrize("question", ["今天食堂吃什么", "讲个笑话", "明天会下雨吗"])
+async def test_questions_outside_the_catalog_are_declined_with_the_units(sim: Sim,
+                                                                         question: str) -> None:
+    reply = await sim.text(TEACHER, question)
+    assert "不知道" in reply
+    assert "【" not in reply and "开始办理" not in reply
+    units = [line.split(". ", 1)[1] for line in reply.split("\n") if line[:1].isdigit()]
+    assert {"党政办公室", "人事处", "教务处", "保卫处"} <= set(units)
+    assert "我要办理" in reply
+    listed = await sim.text(TEACHER, "1")
+    assert f"{units[0]}的办事事项" in listed
+
+
+async def test_someone_who_may_not_apply_gets_the_guide_and_the_reason(sim: Sim) -> None:
+    reply = await sim.text(STUDENT, "我要申请教育网邮箱")
+    assert reply.startswith("【教育网邮箱申请】")
+    assert "不能在线申请" in reply
+    assert "开始办理" not in reply
+
+
+async def test_a_question_about_another_audiences_process_shows_its_guide(sim: Sim) -> None:
+    reply = await sim.text(TEACHER, "学生请假在哪里办")
+    assert reply.startswith("【学生请假审批】")
+    assert "不能在线申请" in reply
+
+
+async def test_an_external_platform_is_answered_with_its_address(sim: Sim) -> None:
+    reply = await sim.text(TEACHER, "我要登录OA")
+    assert reply.startswith("【OA系统】")
+    assert "网址：" in reply and "开始办理" not in reply

@@ -57,11 +57,14 @@ NAME_WEIGHT = 1.0
 ALIAS_WEIGHT = 1.0
 KEYWORD_WEIGHT = 0.75
 OPTION_WEIGHT = 0.7
+COMMON_DISCOUNT = 0.4       # a keyword or option found in every flow counts this much less
 TEXT_WEIGHT = 0.4           # a word of the summary, a step title, a field label, the unit
 SYNONYM_FACTOR = 0.95       # a term with a general synonym put in
 FUZZY_FACTOR = 0.8          # a name or alias typed with a typo
+UNALIGNED_FACTOR = 0.7      # a term found inside a longer word of the question
 APART_FACTOR = 0.9          # a term whose words are in the question with others between them
 MAX_GAP = 6                 # … at most this many characters between them
+COMMON_WORD = 20            # jieba corpus count from which a word is an everyday word (请假)
 SHIFT_TYPO_LENGTH = 6       # from this length a typo may also add or drop a character
 MIN_FUZZY_LENGTH = 3        # shorter terms are not matched with typos (too many false friends)
 MIN_EXPLAINED = 0.3         # credit from which a word of the question counts as explained
@@ -69,12 +72,15 @@ UNANCHORED_FACTOR = 0.6     # no term found whole (only pieces and summary words
 
 CONFIDENT = 0.55            # a single best match at least this good is answered directly
 LIST_MIN = 0.3              # below this nothing is offered: the question is outside the catalog
-WEAK_MIN = 0.58             # … nor below this when no name or alias of the flow is in it
+WEAK_MIN = 0.52             # … nor below this when no name or alias of the flow is in it
 CLOSE_RATIO = 0.8           # a runner-up this close to the best makes the answer ambiguous
 CLEAR_MIN = 0.42            # … a name or alias explaining this much, with the runner-up
 CLEAR_RATIO = 0.5           # below this share of the best, is also a confident answer
+TAKEOVER_MIN = 0.3          # … or explain all its key words and are at least this close
+DEMOTED_SHARE = 0.45        # variants beaten on the role score at most this share of the winner
 ROLE_BAND = 0.6             # candidates this close compete on the asker's role
 MAX_CANDIDATES = 5
+SHOWN_SHARE = 0.6           # candidates listed when unsure: at least this share of the best
 
 #: how specific a role is: the more specific role's process wins among comparable candidates
 ROLE_SPECIFICITY = {
@@ -89,7 +95,7 @@ STOP_WORDS = frozenset((
     "要求", "怎么", "怎样", "怎么样", "如何", "咋", "咋办", "怎么办", "怎么弄", "怎么搞", "怎么走",
     "怎办", "哪里", "哪儿", "在哪", "在哪里", "在哪儿", "哪", "哪个", "哪些", "哪家", "什么", "啥",
     "吗", "么", "呢", "吧", "啊", "呀", "哦", "嘛", "哈", "了", "的", "地", "得", "着", "过", "是",
-    "有", "在", "去", "到", "给", "帮", "帮忙", "帮我", "请问", "请", "问", "问下", "问一下",
+    "有", "在", "去", "来", "到", "给", "帮", "帮忙", "帮我", "请问", "请", "问", "问下", "问一下",
     "一下", "下", "可以", "能", "能否", "能不能", "可不可以", "是否", "会", "应该", "该", "找",
     "谁", "办", "弄", "搞", "做", "走", "一个", "个", "这个", "那个", "这", "那", "还", "和", "与",
     "及", "或", "就", "都", "也", "又", "再", "没", "没有", "有没有", "要不要", "用", "用不用",
@@ -149,6 +155,11 @@ _DATE_WORDS = re.compile(
     r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号]?|"
     r"(?:下下|下个|下|本|这个|这|上个|上)?(?:周|星期|礼拜)[一二三四五六日天七]|"
     rf"{_NUMERAL}天(?:以)?后|大后天|后天|明天|明日|今天|今日|昨天|前天")
+#: times that are not a date of their own (下礼拜, 月底): set aside like dates, never filled in
+_TIME_WORDS = re.compile(
+    r"(?:下下|下个|下|本|这个|这|上个|上)(?:周|星期|礼拜|个?月)|周末|月底|月初|年底|年初|"
+    r"近期|最近|过几天|这几天|今年|明年|去年")
+_FILLER = re.compile(r"(?<=^.)个|一下")        # 放个展板, 看一下监控
 _PARENTHESIS = re.compile(r"[（(].*?[)）]")
 _ASCII = re.compile(r"[0-9a-z]")
 
@@ -162,8 +173,9 @@ class Match:
     score: float
     #: a name or alias of the flow is in the question (whole, most of it, or with a typo)
     strong: bool = False
-    #: the words of the question it explains
+    #: the words of the question it explains, and those of them a name or alias explains
     words: frozenset[str] = frozenset()
+    strong_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -190,7 +202,8 @@ def normalize(text: str) -> str:
 
 def strip_values(text: str) -> str:
     """The normalised question without the dates and quantities it states (请3天病假 → 请病假)."""
-    return normalize(_QUANTITY.sub("", _DATE_WORDS.sub("", unicodedata.normalize("NFKC", text))))
+    plain = _DATE_WORDS.sub("", unicodedata.normalize("NFKC", text))
+    return normalize(_QUANTITY.sub("", _TIME_WORDS.sub("", plain)))
 
 
 def word_weight(word: str) -> float:
@@ -224,6 +237,13 @@ def synonym_variants(term: str) -> list[str]:
                 variants += [term.replace(word, other, 1) for other in group if other != word]
                 break
     return [v for v in dict.fromkeys(variants) if v != term]
+
+
+def _variants(term: str) -> list[tuple[str, float]]:
+    """Other ways of typing a term: without filler (放个展板 → 放展板), with synonyms."""
+    plain = _FILLER.sub("", term)
+    shorter = [(plain, 1.0)] if plain != term and len(plain) >= 2 else []
+    return shorter + [(variant, SYNONYM_FACTOR) for variant in synonym_variants(term)]
 
 
 @lru_cache(maxsize=1)
@@ -324,11 +344,9 @@ class GuideIndex:
         if not plausible:
             return Answer("unknown", (), apply)
         best = plausible[0]
-        runner_up = max((m.score for m in ranked if m is not best), default=0.0)
-        if _confident(best, runner_up):
+        if _confident(best, [m for m in ranked if m is not best]):
             return Answer("confident", (best,), apply)
-        floor = best.score * (CLOSE_RATIO if best.score >= CONFIDENT else 0.6)
-        shown = [m for m in plausible if m.score >= floor][:MAX_CANDIDATES]
+        shown = [m for m in plausible if m.score >= best.score * SHOWN_SHARE][:MAX_CANDIDATES]
         return Answer("ambiguous", tuple(shown), apply)
 
     @staticmethod
@@ -359,9 +377,13 @@ def _plausible(match: Match) -> bool:
     return match.score >= (LIST_MIN if match.strong else WEAK_MIN)
 
 
-def _confident(best: Match, runner_up: float) -> bool:
+def _confident(best: Match, others: list[Match]) -> bool:
     """Sure enough to answer directly: it explains most of the question and nothing else comes
-    close; or a name or alias of it explains a good part and it is far ahead of the rest."""
+    close; or a name or alias of it explains a good part and it is far ahead of the rest. Related
+    words alone never win over a process whose name or alias is in the question."""
+    runner_up = max((m.score for m in others), default=0.0)
+    if not best.strong and any(m.strong and m.score >= best.score * CLEAR_RATIO for m in others):
+        return False
     if best.score >= CONFIDENT and runner_up < best.score * CLOSE_RATIO:
         return True
     return best.strong and best.score >= CLEAR_MIN and runner_up < best.score * CLEAR_RATIO
@@ -396,8 +418,8 @@ def _build(definitions: list[FlowDefinition]) -> _Built:
         originals = [_Term(number, text, weight, strong, parts=_term_parts(text))
                      for raw, weight, strong in _flow_terms(definition)
                      if (text := normalize(raw))]
-        variants = [_Term(number, variant, term.weight * SYNONYM_FACTOR, term.strong, True)
-                    for term in originals for variant in synonym_variants(term.text)]
+        variants = [_Term(number, variant, term.weight * factor, term.strong, True)
+                    for term in originals for variant, factor in _variants(term.text)]
         seen: set[str] = set()
         for term in originals + variants:       # a term of the file wins over a variant
             if len(term.text) >= 2 and term.text not in seen:
@@ -448,8 +470,9 @@ def _term_parts(text: str) -> tuple[str, ...]:
     return content if len(content) > 1 and all(len(part) > 1 for part in content) else ()
 
 
-def _is_dictionary_word(text: str) -> bool:
-    return bool(_base_tokenizer().FREQ.get(text))
+def _is_dictionary_word(text: str, least: int = 1) -> bool:
+    """In jieba's dictionary (at least `least` times in its corpus)."""
+    return (_base_tokenizer().FREQ.get(text) or 0) >= least
 
 
 def _add_words(built: _Built, number: int, definition: FlowDefinition) -> None:
@@ -478,6 +501,16 @@ def _index_pieces(built: _Built) -> None:
     total = max(len(built.definitions), 2)
     built.piece_rarity = {piece: math.log(total / len(flows)) / math.log(total)
                           for piece, flows in flows_with.items()}
+    built.terms = [replace(term, weight=term.weight * _commonness_factor(built, term))
+                   for term in built.terms]
+
+
+def _commonness_factor(built: _Built, term: _Term) -> float:
+    """Keywords and options many flows share (学生, 宿舍, 病假) say less about which one."""
+    if term.strong:
+        return 1.0
+    rarity = built.piece_rarity.get(term.text, 1.0)
+    return 1 - COMMON_DISCOUNT * (1 - rarity)
 
 
 # ---- scoring ------------------------------------------------------------------------------------
@@ -490,12 +523,16 @@ class _Credit:
     def __init__(self, size: int) -> None:
         self.size = size
         self.rows: dict[int, list[float]] = {}
+        self.strong_rows: dict[int, list[float]] = {}
         self.level: dict[int, int] = defaultdict(int)
 
     def give(self, flow: int, start: int, end: int, weight: float, level: int = 0) -> None:
-        row = self.rows.setdefault(flow, [0.0] * self.size)
-        for position in range(start, end):
-            row[position] = max(row[position], weight)
+        rows = [self.rows.setdefault(flow, [0.0] * self.size)]
+        if level >= STRONG:
+            rows.append(self.strong_rows.setdefault(flow, [0.0] * self.size))
+        for row in rows:
+            for position in range(start, end):
+                row[position] = max(row[position], weight)
         self.level[flow] = max(self.level[flow], level)
 
 
@@ -524,9 +561,11 @@ def _score(built: _Built, query: _Query) -> list[Match]:
         if not credit.level[flow]:
             score *= UNANCHORED_FACTOR
         if score > 0:
+            strong_row = credit.strong_rows.get(flow, [0.0] * len(row))
             matches.append(Match(built.definitions[flow], round(score, 4),
                                  strong=credit.level[flow] >= STRONG,
-                                 words=_explained_words(query, row)))
+                                 words=_explained_words(query, row),
+                                 strong_words=_explained_words(query, strong_row)))
     return matches
 
 
@@ -551,8 +590,7 @@ def _credit_terms(built: _Built, query: _Query, credit: _Credit) -> None:
                 if piece == term.text:
                     if _ascii_bounded(text, start, end):
                         whole.add(position)
-                        credit.give(term.flow, start, end, term.weight,
-                                    STRONG if term.strong else WEAK)
+                        _credit_whole(term, start, end, start in starts and end in ends, credit)
                 elif start in starts and end in ends:
                     # a piece of a term counts only as whole words of the question
                     most = term.strong and len(piece) >= 3 and len(piece) >= 0.75 * len(term.text)
@@ -585,6 +623,15 @@ def _credit_apart(term: _Term, text: str, credit: _Credit) -> None:
                     STRONG if term.strong else WEAK)
 
 
+def _credit_whole(term: _Term, start: int, end: int, aligned: bool, credit: _Credit) -> None:
+    """A term found whole; inside a longer word of the question (主任外出 in 副主任外出, 报修 in
+    报修电脑) it may mean something else, so it counts less and never as a name."""
+    if aligned:
+        credit.give(term.flow, start, end, term.weight, STRONG if term.strong else WEAK)
+    else:
+        credit.give(term.flow, start, end, term.weight * UNALIGNED_FACTOR, WEAK)
+
+
 def _partial_weight(built: _Built, term: _Term, piece: str) -> float:
     coverage = len(piece) / len(term.text)
     rarity = built.piece_rarity.get(piece, 1.0)
@@ -609,8 +656,35 @@ def _credit_typo(built: _Built, term: _Term, query: _Query, starts: set[int], en
             window = text[start:end]
             if window in built.known or _is_dictionary_word(window):
                 continue
-            if levenshtein(term.text, window) <= allowed:
+            if levenshtein(term.text, window) <= allowed and not _changes_a_catalog_word(
+                    built, term.text, window, start, query):
                 credit.give(term.flow, start, end, term.weight * FUZZY_FACTOR, STRONG)
+
+
+def _changes_a_catalog_word(built: _Built, term: str, window: str, start: int,
+                            query: _Query) -> bool:
+    """Not a typo: 招生摆摊 is not 招新摆摊 (the differing character sits in a word the catalog
+    uses elsewhere, 招生), 请假带 is not 请假条 (the rest is a word of its own, 请假 + 带).
+    油箱 is no catalog word, so 教育网油箱 is a typo of 教育网邮箱."""
+    if len(term) != len(window):
+        return False
+    end = start + len(window)
+    inside = [(s, e) for s, e, _ in query.words if s >= start and e <= end]
+    for offset, (wanted, typed) in enumerate(zip(term, window, strict=True)):
+        if wanted == typed:
+            continue
+        position = start + offset
+        changed = next(((s, e) for s, e in inside if s <= position < e), None)
+        if changed is None:
+            return True
+        word = query.text[changed[0]:changed[1]]
+        rest = [query.text[s:e] for s, e in inside if (s, e) != changed]
+        if len(word) >= 2 and word in built.pieces:
+            return True
+        if len(rest) == 1 and (rest[0] in built.known or _is_dictionary_word(rest[0],
+                                                                             COMMON_WORD)):
+            return True
+    return False
 
 
 def _ascii_bounded(text: str, start: int, end: int) -> bool:
@@ -640,6 +714,16 @@ def fit_specificity(definition: FlowDefinition, roles: Collection[str]) -> int:
     return 0 if ANYONE in definition.audience else -1
 
 
+def _variant_of(match: Match, top: Match) -> bool:
+    """Another audience's version of the best match: close to it and explaining some of the
+    same words; or explaining every word its names and aliases explain (请假 in 孩子发烧了要请假
+    is the teachers' 请假 for a teacher, however many illness words the students' flow lists)."""
+    if match.score >= top.score * ROLE_BAND and match.words & top.words:
+        return True
+    core = top.strong_words or top.words
+    return match.score >= top.score * TAKEOVER_MIN and bool(core) and core <= match.words
+
+
 def _prefer_roles(ranked: list[Match], roles: Collection[str]) -> list[Match]:
     """Among candidates close to the best that explain some of the same words (the variants of
     one process for different people), the one fitting the asker's most specific role wins; the
@@ -647,15 +731,15 @@ def _prefer_roles(ranked: list[Match], roles: Collection[str]) -> list[Match]:
     if not ranked or not roles:
         return ranked
     top = ranked[0]
-    band = [m for m in ranked if m.score >= top.score * ROLE_BAND
-            and (m is top or m.words & top.words)]
+    band = [m for m in ranked if m is top or _variant_of(m, top)]
     fits = {m.definition.id: fit_specificity(m.definition, roles) for m in band}
     best_fit = max(fits.values())
     winners = [m for m in band if fits[m.definition.id] == best_fit]
     if best_fit < 0 or len(winners) == len(band):
         return ranked
-    lifted = [replace(m, score=max(m.score, top.score)) for m in winners]
-    ceiling = top.score * ROLE_BAND * 0.99
+    # the best-scoring winner takes the top place; other winners keep their own score
+    lifted = [replace(winners[0], score=top.score), *winners[1:]]
+    ceiling = top.score * DEMOTED_SHARE
     demoted = [replace(m, score=min(m.score, ceiling)) for m in band if m not in winners]
     others = [m for m in ranked if m not in band]
     return sorted(lifted + others + demoted, key=lambda m: -m.score)

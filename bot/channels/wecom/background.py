@@ -16,7 +16,7 @@ log = logging.getLogger("campusbot.wecom")
 
 
 class TaskSet:
-    def __init__(self, *, limit: int = 16) -> None:
+    def __init__(self, *, limit: int = 1) -> None:
         # bounded so a burst of callbacks cannot starve the callback path of database time
         self._slots = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[None]] = set()

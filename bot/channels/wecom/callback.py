@@ -2,9 +2,10 @@
 
 POST, answered well within WeCom's 5 s (it retries, and disables apps that keep failing):
     check the query and size → parse the envelope → verify the signature → decrypt (receive id
-    = CorpID) → parse → `dispatcher.accept` stores the event, a duplicate is dropped → for a
-    card tap keep its fresh response code → answer an empty 200; the turn runs afterwards in a
-    tracked background task and replies go out through the API.
+    = CorpID) → parse → store the event (group commit, intake.py; a duplicate is dropped, as
+    `Dispatcher.accept` does) → for a card tap keep its fresh response code → answer an empty
+    200; the turn runs afterwards in a tracked background task (`Dispatcher.process`) and
+    replies go out through the API.
 
 Bad input gets a 4xx with an empty body: 400 malformed, 403 not from WeCom (signature, receive
 id, stale timestamp), 413 too large. Only a database that cannot store the event gets a 503,
@@ -24,6 +25,7 @@ from bot import keys
 from bot.channels.wecom import codes
 from bot.channels.wecom.background import TaskSet
 from bot.channels.wecom.crypto import CryptoError, ReceiveIdError, SignatureError, WecomCrypto
+from bot.channels.wecom.intake import Intake
 from bot.channels.wecom.messages import (
     MessageError,
     WecomMessage,
@@ -61,6 +63,7 @@ class WecomCallback:
         self.crypto = WecomCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
         self.agent_id = str(settings.agent_id)
         self.clock = clock
+        self.intake = Intake(clock)
         self.tasks = TaskSet()
 
     # ---- GET: URL verification -------------------------------------------------------------
@@ -150,7 +153,7 @@ class WecomCallback:
 
     async def _store(self, dispatcher: Dispatcher, incoming: Incoming,
                      message: WecomMessage) -> InboundEvent | None:
-        event = await dispatcher.accept(incoming)
+        event = await self.intake.store(incoming)
         if event is not None and message.is_card_tap and message.response_code:
             # before the turn runs: the card updates it queues use this tap's code
             await codes.add(message.task_id, message.response_code,

@@ -175,9 +175,12 @@ class WecomChannel:
 
 
 async def _outbox_row(user_id: str, payload: dict[str, Any]) -> int | None:
-    """The id of the outbox row being delivered (the sender marks it 'sending' and delivers a
-    user's rows one at a time, oldest first). None outside the sender: then no duplicate check,
-    because losing a message is worse than showing one twice."""
-    rows = await OutboxMessage.filter(channel=NAME, user_id=user_id, status="sending").order_by(
-        "id").values("id", "payload")
-    return next((row["id"] for row in rows if row["payload"] == payload), None)
+    """The id of the outbox row being delivered, when it is unambiguous: the only row of this
+    user in 'sending' with exactly this payload. With two such rows in flight (the same words
+    claimed twice, possibly by two replicas) either could be this one, and two sends sharing an
+    id would make WeCom drop the second: then, and outside the sender, no duplicate check —
+    losing a message is worse than showing one twice."""
+    rows = await OutboxMessage.filter(channel=NAME, user_id=user_id, status="sending").values(
+        "id", "payload")
+    matching = [row["id"] for row in rows if row["payload"] == payload]
+    return matching[0] if len(matching) == 1 else None

@@ -3,6 +3,7 @@ nothing lost and nothing shown twice, long texts split, and WeCom's per-member l
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -180,3 +181,13 @@ async def test_a_card_whose_answer_was_lost_is_not_sent_twice(bot: Bot) -> None:
     await bot.wecom.tap(HEAD, card.task_id, "approve")     # the tap's own code updates it
     await bot.settle()
     assert card.replaced[HEAD].startswith("已同意")
+
+
+async def test_identical_messages_in_flight_on_two_replicas_are_both_shown(bot: Bot) -> None:
+    """Two replicas deliver the same words to one user at once: neither may be taken for a
+    repeat of the other by WeCom's duplicate check."""
+    await queue(bot, "您的申请已提交", "您的申请已提交")
+    claimed = await outbox.claim_due(bot.clock.now(), ["wecom"])
+    assert len(claimed) == 2
+    await asyncio.gather(*(bot.channel.send(m.user_id, m.payload) for m in claimed))
+    assert bot.fake.texts(TEACHER) == ["您的申请已提交", "您的申请已提交"]

@@ -43,7 +43,8 @@ from flows.loader import read_flow_files  # noqa: E402
 from flows.search import ROLE_SPECIFICITY, Answer, GuideIndex  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv"}
+SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
+        "holdout2": DATA / "guide_holdout2.tsv"}
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Guide QA"
 CATALOG = ROOT / "flows" / "catalog"

@@ -74,7 +74,7 @@ CONFIDENT = 0.55            # a single best match at least this good is answered
 LIST_MIN = 0.3              # below this nothing is offered: the question is outside the catalog
 WEAK_MIN = 0.52             # … nor below this when no name or alias of the flow is in it
 CLOSE_RATIO = 0.8           # a runner-up this close to the best makes the answer ambiguous
-CLEAR_MIN = 0.42            # … a name or alias explaining this much, with the runner-up
+CLEAR_MIN = 0.5             # … a name or alias explaining this much, with the runner-up
 CLEAR_RATIO = 0.5           # below this share of the best, is also a confident answer
 TAKEOVER_MIN = 0.3          # … or explain all its key words and are at least this close
 DEMOTED_SHARE = 0.45        # variants beaten on the role score at most this share of the winner
@@ -107,6 +107,8 @@ SOFT_WORDS = frozenset((
     "报告", "提交", "填写", "条件", "规定", "要求", "指南", "事项", "业务", "部门", "单位", "学校",
     "学院", "系统", "平台", "网站", "入口", "地址", "电话", "联系", "时间", "多久", "几天", "批",
     "报", "交", "填", "开", "审", "批准", "同意", "签字", "盖章",
+    # who asks picks the variant; it is not what the question is about
+    "老师", "教师", "教职工", "职工", "学生", "同学", "领导", "干部", "员工",
 ))
 SOFT_WEIGHT = 0.5
 #: jieba tags of incidental words: time (下周), place (北京), person (张老师)
@@ -131,6 +133,8 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("监控", "监控录像", "摄像头"),
     ("报修", "保修"),
     ("出国", "出境"),
+    ("上课", "上学", "读书"),
+    ("横幅", "条幅"),
 )
 
 #: question words: a sentence with one of these asks about the process
@@ -173,6 +177,8 @@ class Match:
     score: float
     #: a name or alias of the flow is in the question (whole, most of it, or with a typo)
     strong: bool = False
+    #: at least a keyword or option of the flow is in the question whole
+    anchored: bool = False
     #: the words of the question it explains, and those of them a name or alias explains
     words: frozenset[str] = frozenset()
     strong_words: frozenset[str] = frozenset()
@@ -278,6 +284,9 @@ class _Query:
     words: list[tuple[int, int, float]]          # (start, end, weight) of each jieba word
     content: float                               # total weight of the question's content
 
+    def topical(self) -> bool:
+        return any(weight >= 1.0 for _, _, weight in self.words)
+
     def char_weights(self) -> list[float]:
         weights = [0.0] * len(self.text)
         for start, end, weight in self.words:
@@ -329,8 +338,8 @@ class GuideIndex:
         `only`: the ids of the flows the asker may see (all when None)."""
         built = self._index()
         query = _parse_query(text, built.known)
-        if query.content <= 0:
-            return []
+        if not query.topical():
+            return []           # 怎么申请, 老师你好: nothing says what it is about
         matches = [m for m in _score(built, query) if only is None or m.definition.id in only]
         ranked = sorted(matches, key=lambda m: (-m.score, m.definition.name))
         return _prefer_roles(ranked, roles)
@@ -346,7 +355,10 @@ class GuideIndex:
         best = plausible[0]
         if _confident(best, [m for m in ranked if m is not best]):
             return Answer("confident", (best,), apply)
-        shown = [m for m in plausible if m.score >= best.score * SHOWN_SHARE][:MAX_CANDIDATES]
+        # when asking anyway, a close runner-up is offered even on thinner evidence
+        shown = [m for m in ranked if m.score >= best.score * SHOWN_SHARE and (
+            _plausible(m) or (m.anchored and m.score >= best.score * CLOSE_RATIO))]
+        shown = sorted(shown, key=lambda m: m is not best)[:MAX_CANDIDATES]
         return Answer("ambiguous", tuple(shown), apply)
 
     @staticmethod
@@ -373,8 +385,12 @@ class GuideIndex:
 
 def _plausible(match: Match) -> bool:
     """Worth offering: a name or alias of it is in the question, or its keywords and options
-    explain most of the question (a lone keyword among other words is not enough)."""
-    return match.score >= (LIST_MIN if match.strong else WEAK_MIN)
+    explain most of the question, or several words of it (打印机 and 卡纸) — a lone keyword
+    among other words (英语四级报名) is not enough."""
+    if match.score >= (LIST_MIN if match.strong else WEAK_MIN):
+        return True
+    topical = [word for word in match.words if len(word) >= 2 and word_weight(word) == 1.0]
+    return match.anchored and match.score >= LIST_MIN and len(topical) >= 2
 
 
 def _confident(best: Match, others: list[Match]) -> bool:
@@ -390,18 +406,20 @@ def _confident(best: Match, others: list[Match]) -> bool:
 
 
 # ---- building the index -------------------------------------------------------------------------
-def _flow_terms(definition: FlowDefinition) -> Iterator[tuple[str, float, bool]]:
-    yield definition.name, NAME_WEIGHT, True
+def _flow_terms(definition: FlowDefinition) -> Iterator[tuple[str, float, bool, bool]]:
+    """(text, weight, strong, with variants) of every term of the flow."""
+    yield definition.name, NAME_WEIGHT, True, True
     for alias in definition.aliases:
-        yield alias, ALIAS_WEIGHT, True
+        yield alias, ALIAS_WEIGHT, True, True
     for keyword in definition.keywords:
-        yield keyword, KEYWORD_WEIGHT, False
+        yield keyword, KEYWORD_WEIGHT, False, True
     for item in definition.fields:
         if item.type == "choice":
             for option in item.options:
                 core = _PARENTHESIS.sub("", option)
                 if core and core != "其他":
-                    yield core, OPTION_WEIGHT, False
+                    # an option is a value of the form (教职工), not a way to say the process
+                    yield core, OPTION_WEIGHT, False, False
 
 
 def _flow_text(definition: FlowDefinition) -> Iterator[str]:
@@ -415,11 +433,13 @@ def _build(definitions: list[FlowDefinition]) -> _Built:
     built = _Built(definitions=list(definitions))
     _add_user_words(definitions)
     for number, definition in enumerate(built.definitions):
+        terms = [(normalize(raw), weight, strong, expand)
+                 for raw, weight, strong, expand in _flow_terms(definition)]
         originals = [_Term(number, text, weight, strong, parts=_term_parts(text))
-                     for raw, weight, strong in _flow_terms(definition)
-                     if (text := normalize(raw))]
-        variants = [_Term(number, variant, term.weight * factor, term.strong, True)
-                    for term in originals for variant, factor in _variants(term.text)]
+                     for text, weight, strong, _ in terms if text]
+        variants = [_Term(number, variant, weight * factor, strong, True)
+                    for text, weight, strong, expand in terms if text and expand
+                    for variant, factor in _variants(text)]
         seen: set[str] = set()
         for term in originals + variants:       # a term of the file wins over a variant
             if len(term.text) >= 2 and term.text not in seen:
@@ -564,6 +584,7 @@ def _score(built: _Built, query: _Query) -> list[Match]:
             strong_row = credit.strong_rows.get(flow, [0.0] * len(row))
             matches.append(Match(built.definitions[flow], round(score, 4),
                                  strong=credit.level[flow] >= STRONG,
+                                 anchored=credit.level[flow] >= WEAK,
                                  words=_explained_words(query, row),
                                  strong_words=_explained_words(query, strong_row)))
     return matches

@@ -129,3 +129,19 @@ async def test_an_external_platform_is_answered_with_its_address(sim: Sim) -> No
     reply = await sim.text(TEACHER, "我要登录OA")
     assert reply.startswith("【OA系统】")
     assert "网址：" in reply and "开始办理" not in reply
+
+
+@pytest.mark.parametrize(("user", "question", "process"), [
+    (TEACHER, "老师请假怎么走流程", "教职工请销假审批"),              # approval
+    (TEACHER, "新开的公众号要备案吗", "新媒体公共账号备案"),           # filing
+    ("chen_c", "发现学生心理异常怎么上报", "学生心理健康状况报送"),    # report
+    (TEACHER, "实验剧院怎么借", "实验剧院申请"),                      # booking
+    (TEACHER, "宿舍水管漏水找谁修", "后勤报修流程"),                  # service
+    (TEACHER, "工资条在哪里查", "人事综合管理与服务平台"),            # platform
+])
+async def test_every_kind_of_process_is_answered_by_its_exact_name(sim: Sim, user: str,
+                                                                  question: str,
+                                                                  process: str) -> None:
+    reply = await sim.text(user, question)
+    assert reply.startswith(f"【{process}】")
+    assert flow(process).contact.phone in reply

@@ -8,12 +8,17 @@ catalog's names, aliases and keywords.
 
 Each flow earns *credit* on the characters of the question it explains:
 
-- a name or alias found in the question (exact, or with one typo: edit distance) — strongest;
-- a keyword or choice option found in the question — weaker;
+- a name or alias found in the question — whole, with its words apart (公众号…变更), or with a
+  typo (edit distance, only where the typed word is no word of its own) — strongest;
+- a keyword or choice option found in the question — weaker, and weaker still when many flows
+  share it (学生, 宿舍);
 - a piece of a name/alias/keyword (资产管理 in 资产管理系统) — scaled by how much of the term it is
-  and how rare the piece is across the catalog;
+  and how rare the piece is across the catalog; only whole words of the question count;
 - a jieba word of the question that occurs in the summary, a step title, a field label or the
   unit — weakest.
+
+Times, places and people's names (下周, 北京, 张老师; jieba's part-of-speech tags) and question
+words are not what a question is about and do not count; audience words (老师, 学生) count half.
 
 General campus words have synonyms (借/借用/预约, 坏了/故障, 老师/教师 …): the index holds variants
 of the terms with the synonyms put in. A flow's *score* is the share of the question's content
@@ -22,8 +27,15 @@ of the terms with the synonyms put in. A flow's *score* is the share of the ques
 `find` turns the ranking into an answer: one confident match, a few close candidates to choose
 from, or nothing (the question is outside the catalog).
 
-Role-aware: among candidates that explain the question about equally well, the one whose audience
-fits the asker's most specific role wins (a department head's 请假 is 部门主要负责人个人外出请销假).
+Role-aware: among candidates that explain the question about equally well, or that explain all
+the key words of the best one, the one whose audience fits the asker's most specific role wins (a
+department head's 请假 is 部门主要负责人个人外出请销假); words naming someone else (学生请假) win
+over the asker's role.
+
+Calibration (benchmarks/guide_qa.py, docs/benchmarks.md): a process is offered only with a name or
+alias in the question, or when its related words explain most of it or several of its words;
+it is answered directly only when it also stands clearly ahead — related words alone never win
+directly over a process whose name or alias is in the question.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from flows.definition import FlowDefinition
@@ -15,6 +15,18 @@ from storage.directory import Directory, PersonInfo
 log = logging.getLogger("campusbot.flows")
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog"
+
+# the units in the order the notice lists them; units it does not list come after, by name
+NOTICE_UNITS = (
+    "党政办公室", "党委组织部", "人事处", "宣传统战部", "学生工作处", "保卫处", "教务处",
+    "教学质量监督处", "科研处", "审计处", "资产管理处", "信息与公共实验管理中心", "后勤基建处",
+)
+
+
+def notice_order(definitions: Iterable[FlowDefinition]) -> list[FlowDefinition]:
+    """By unit in the notice's order, then by process name."""
+    rank = {unit: index for index, unit in enumerate(NOTICE_UNITS)}
+    return sorted(definitions, key=lambda d: (rank.get(d.unit, len(rank)), d.unit, d.name, d.id))
 
 
 async def check_flows(path: Path, action_names: Collection[str], directory: Directory,

@@ -22,7 +22,8 @@ _ISO = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日
 _MONTH_DAY = re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*[日号]?")
 _SLASH = re.compile(r"(\d{1,2})\s*/\s*(\d{1,2})")
 _DAY_ONLY = re.compile(rf"{_NUM}\s*[日号]")
-_WEEK = re.compile(r"(下下|下|本|这|这个|下个|上上|上|上个)?\s*(?:周|星期|礼拜)([一二三四五六日天七])")
+_WEEK = re.compile(r"(下下|下|本|这|这个|下个|上上|上|上个)?\s*"
+                   r"(?:周|星期|礼拜)([一二三四五六日天七])")
 _IN_DAYS = re.compile(rf"({NUMBER_PATTERN})\s*天(?:以)?后")
 _TIME = re.compile(
     r"(凌晨|早上|早晨|上午|中午|下午|晚上|傍晚)?\s*"

@@ -186,7 +186,8 @@ class FlowEngine:
             await store.append_audit(application, at=turn.now, actor_id="system",
                                      action="auto_approve", from_state=session.state,
                                      to_state=session.state,
-                                     detail={"stage": stage.id, "approvers": [p.id for p in people]})
+                                     detail={"stage": stage.id,
+                                             "approvers": [p.id for p in people]})
             after = await self._fire(turn, application, session, "approve",
                                      detail={"stage": stage.id, "auto": True}) or ""
             return f"{stage.name}：{names}已在前一环节同意，自动通过。{after}"

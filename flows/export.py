@@ -15,16 +15,12 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from flows.catalog import notice_order
 from flows.definition import APPROVAL_MODES, STATUS_LABELS, FlowDefinition, Stage, Step
 from flows.guide import AUDIENCE_LABELS, audience_text, days_text
 from flows.render import approver_text, condition_text, stage_steps, text_width
 
 FORMATS = ("json", "xlsx", "md")
-# the units in the order the notice lists them; units it does not list come after, by name
-NOTICE_UNITS = (
-    "党政办公室", "党委组织部", "人事处", "宣传统战部", "学生工作处", "保卫处", "教务处",
-    "教学质量监督处", "科研处", "审计处", "资产管理处", "信息与公共实验管理中心", "后勤基建处",
-)
 SHEET_TITLE = "业务流程梳理统计表"
 BOOK_TITLE = "网上办事大厅办事指南"
 SAMPLE_REMARK = "联系人、电话、地址、邮箱为示例数据，待学校填写"
@@ -33,12 +29,6 @@ FOLLOWUP_WORDS = {
     "rate": "办结后请申请人为服务评价（1–5 分）",
 }
 STAGE_VERBS = {"approve": "审批", "handle": "办理", "acknowledge": "签收"}
-
-
-def notice_order(definitions: Iterable[FlowDefinition]) -> list[FlowDefinition]:
-    """By unit in the notice's order, then by process name."""
-    rank = {unit: index for index, unit in enumerate(NOTICE_UNITS)}
-    return sorted(definitions, key=lambda d: (rank.get(d.unit, len(rank)), d.unit, d.name, d.id))
 
 
 def _number(value: float | None) -> int | float | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flows.catalog import Catalog
+from flows.catalog import Catalog, notice_order
 from flows.definition import FlowDefinition
 
 
 def units(catalog: Catalog, user_id: str) -> list[str]:
     seen: list[str] = []
-    for definition in catalog.visible_to(user_id):
+    for definition in notice_order(catalog.visible_to(user_id)):
         if definition.unit not in seen:
             seen.append(definition.unit)
     return seen

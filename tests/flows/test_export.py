@@ -9,16 +9,14 @@ from dataclasses import replace
 import pytest
 from openpyxl import load_workbook
 
-from flows.catalog import DEFAULT_CATALOG
+from flows.catalog import DEFAULT_CATALOG, NOTICE_UNITS, notice_order
 from flows.conditions import parse_condition
 from flows.definition import FlowDefinition
 from flows.export import (
     COLUMNS,
-    NOTICE_UNITS,
     SHEET_TITLE,
     chain_lines,
     export_bytes,
-    notice_order,
     to_json,
     to_markdown,
     to_xlsx,

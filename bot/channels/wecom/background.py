@@ -16,9 +16,18 @@ log = logging.getLogger("campusbot.wecom")
 
 
 class TaskSet:
-    def __init__(self, *, limit: int = 1) -> None:
-        # bounded so a burst of callbacks cannot starve the callback path of database time
+    """`limit` turns at a time; before each, up to `max_defer` s of waiting while `defer_while()`
+    says callbacks are arriving. A burst is answered first and its turns run right after:
+    answering WeCom in time is what keeps the app enabled; a reply a moment later is fine.
+    The events are stored, so waiting turns are not at risk."""
+
+    def __init__(self, *, limit: int = 1, defer_while: Callable[[], bool] | None = None,
+                 max_defer: float = 0.02) -> None:
+        # one turn at a time: turns share the event loop (and on SQLite the one connection)
+        # with the callbacks; more in parallel only lengthen every callback's wait
         self._slots = asyncio.Semaphore(limit)
+        self._defer_while = defer_while
+        self._max_defer = max_defer
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -34,12 +43,22 @@ class TaskSet:
 
     async def _run(self, work: Callable[[], Awaitable[object]], name: str) -> None:
         async with self._slots:
+            await self._defer()
             try:
                 await work()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the event stays stored; the recovery job retries it
                 log.exception("background %s failed", name)
+
+    async def _defer(self) -> None:
+        if self._defer_while is None:
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._max_defer
+        # polled: "arriving" includes "arrived a moment ago", which no event signals
+        while self._defer_while() and loop.time() < until:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -2,8 +2,8 @@
 
 POST, answered well within WeCom's 5 s (it retries, and disables apps that keep failing):
     check the query and size → parse the envelope → verify the signature → decrypt (receive id
-    = CorpID) → parse → store the event (group commit, intake.py; a duplicate is dropped, as
-    `Dispatcher.accept` does) → for a card tap keep its fresh response code → answer an empty
+    = CorpID) → parse → for a card tap keep its fresh response code → store the event (group
+    commit, intake.py; a duplicate is dropped, as `Dispatcher.accept` does) → answer an empty
     200; the turn runs afterwards in a tracked background task (`Dispatcher.process`) and
     replies go out through the API.
 
@@ -36,7 +36,6 @@ from bot.channels.wecom.messages import (
 from bot.clock import Clock
 from bot.config import WecomSettings
 from bot.dispatcher import Dispatcher
-from flows.incoming import Incoming
 from storage.models import InboundEvent
 
 log = logging.getLogger("campusbot.wecom")
@@ -63,8 +62,9 @@ class WecomCallback:
         self.crypto = WecomCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
         self.agent_id = str(settings.agent_id)
         self.clock = clock
-        self.intake = Intake(clock)
-        self.tasks = TaskSet()
+        self.dispatcher: Dispatcher | None = None
+        self.intake = Intake(clock, on_late=self._schedule)
+        self.tasks = TaskSet(defer_while=self.intake.busy)
 
     # ---- GET: URL verification -------------------------------------------------------------
     async def verify_url(self, request: web.Request) -> web.Response:
@@ -100,13 +100,16 @@ class WecomCallback:
         incoming = to_incoming(message)
         if incoming is None:
             return web.Response()
-        dispatcher = request.app[keys.DISPATCHER]
-        stored = asyncio.ensure_future(self._store(dispatcher, incoming, message))
         try:
-            event = await asyncio.wait_for(asyncio.shield(stored), ACCEPT_DEADLINE)
+            async with asyncio.timeout(ACCEPT_DEADLINE):
+                if message.is_card_tap and message.response_code:
+                    # kept before the event is stored, so its turn — even one replayed after a
+                    # crash — finds it; a redelivery adds the same code, which is ignored
+                    await codes.add(message.task_id, message.response_code,
+                                    approver_id=message.from_user)
+                event = await self.intake.store(incoming)
         except TimeoutError:
-            # answer now so WeCom retries; if the row still lands, the turn runs anyway
-            self.tasks.spawn(lambda: self._late(stored, dispatcher), "wecom-late-accept")
+            # answer now so WeCom retries; if the row still lands, the intake starts its turn
             log.warning("WeCom callback: storing took over %.1f s, answered 503", ACCEPT_DEADLINE)
             return web.Response(status=503)
         except Exception:
@@ -115,7 +118,7 @@ class WecomCallback:
         if event is None:
             log.info("WeCom duplicate dropped: %s user=%s", incoming.describe(), incoming.user_id)
             return web.Response()
-        self._schedule(dispatcher, event)
+        self._schedule(event)
         log.debug("WeCom callback accepted in %.1f ms", (time.perf_counter() - started) * 1000)
         return web.Response()
 
@@ -151,25 +154,13 @@ class WecomCallback:
         except SignatureError:
             raise Rejected(403, "bad signature") from None
 
-    async def _store(self, dispatcher: Dispatcher, incoming: Incoming,
-                     message: WecomMessage) -> InboundEvent | None:
-        event = await self.intake.store(incoming)
-        if event is not None and message.is_card_tap and message.response_code:
-            # before the turn runs: the card updates it queues use this tap's code
-            await codes.add(message.task_id, message.response_code,
-                            approver_id=message.from_user)
-        return event
-
-    async def _late(self, stored: asyncio.Future[InboundEvent | None],
-                    dispatcher: Dispatcher) -> None:
-        event = await stored
-        if event is not None:
-            await dispatcher.process(event)
-
-    def _schedule(self, dispatcher: Dispatcher, event: InboundEvent) -> None:
+    def _schedule(self, event: InboundEvent) -> None:
+        dispatcher = self.dispatcher
+        assert dispatcher is not None, "callbacks arrive only after start-up"
         self.tasks.spawn(lambda: dispatcher.process(event), f"wecom-turn-{event.id}")
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        self.dispatcher = app[keys.DISPATCHER]
         yield
         await self.tasks.drain(DRAIN_SECONDS)
 

@@ -38,6 +38,7 @@ log = logging.getLogger("campusbot.wecom")
 DUPLICATE_CHECK_MIN = 1800        # covers every outbox retry of one row (≈ 10 min in all)
 DUPLICATE_CHECK_SPREAD = 12601    # + up to 12600 s, so at most WeCom's 4 h
 MEDIA_LIFETIME = timedelta(days=3) - timedelta(hours=6)
+CODE_TRIES = 4
 #: flow id → (PNG bytes, file name) or None when the picture cannot be drawn
 Pictures = Callable[[str], Awaitable[tuple[bytes, str] | None]]
 
@@ -109,24 +110,25 @@ class WecomChannel:
     # ---- message/update_template_card -----------------------------------------------------
     async def _card_update(self, user_id: str, payload: dict[str, Any]) -> None:
         card_key, status = str(payload.get("card_key", "")), str(payload.get("status", ""))
-        claim = await codes.claim(card_key)
-        if claim is None:
-            await self._status_text(user_id, payload, "no unused response code")
-            return
-        try:
-            await self.client.post("message/update_template_card", {
-                "userids": [user_id], "agentid": self.client.agent_id,
-                "response_code": claim.code, "button": cards.decided_buttons(status)})
-        except WecomApiError as exc:
-            if exc.errcode != INVALID_RESPONSE_CODE:
-                raise
+        for _ in range(CODE_TRIES):
+            claim = await codes.claim(card_key)
+            if claim is None:
+                break
+            try:
+                await self.client.post("message/update_template_card", {
+                    "userids": [user_id], "agentid": self.client.agent_id,
+                    "response_code": claim.code, "button": cards.decided_buttons(status)})
+            except WecomApiError as exc:
+                if exc.errcode != INVALID_RESPONSE_CODE:
+                    raise  # the code stays claimed: the retry knows it may have been used
+                await codes.spend(card_key, claim.code)
+                if claim.retry:  # the attempt whose answer was lost used it: already updated
+                    log.info("card %s: update confirmed by a spent code", card_key)
+                    return
+                continue  # expired or used up: try the card's next code
             await codes.spend(card_key, claim.code)
-            if claim.retry:  # the lost attempt used it: the card is already updated
-                log.info("card %s: update confirmed by a spent code", card_key)
-                return
-            await self._status_text(user_id, payload, "response code expired")
             return
-        await codes.spend(card_key, claim.code)
+        await self._status_text(user_id, payload, "no usable response code")
 
     async def _status_text(self, user_id: str, payload: dict[str, Any], why: str) -> None:
         card_key = str(payload.get("card_key", ""))

@@ -67,8 +67,11 @@ async def add(card_key: str, code: str, *, approver_id: str | None = None) -> bo
     else must not put their code on someone else's card)."""
     if not _usable(code):
         return False
-    result = await _swap(card_key, lambda codes: ([*codes, code], True), approver_id)
-    return bool(result)
+
+    def keep(codes: list[str]) -> tuple[list[str], bool]:
+        known = code in codes or IN_FLIGHT + code in codes
+        return (codes if known else [*codes, code]), True
+    return bool(await _swap(card_key, keep, approver_id))
 
 
 async def claim(card_key: str) -> Claim | None:

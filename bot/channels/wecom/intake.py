@@ -15,6 +15,7 @@ callback arriving at two replicas at once still have one effect.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ from flows.incoming import Incoming
 from storage.models import InboundEvent
 
 MAX_BATCH = 100
+#: a callback arriving within this many seconds counts as "callbacks are arriving"
+RECENT = 0.003
 COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", "received_at")
 
 
@@ -36,15 +39,27 @@ class _Pending:
 
 
 class Intake:
-    def __init__(self, clock: Clock, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, clock: Clock, *, on_late: Callable[[InboundEvent], None],
+                 max_batch: int = MAX_BATCH) -> None:
         self.clock = clock
+        #: for a row stored after its caller gave up waiting (and answered 503)
+        self.on_late = on_late
         self.max_batch = max_batch
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._last_arrival = float("-inf")
+
+    def busy(self) -> bool:
+        """Callbacks are arriving or being stored right now."""
+        flushing = self._flusher is not None and not self._flusher.done()
+        return flushing or bool(self._queue) or (
+            asyncio.get_running_loop().time() - self._last_arrival < RECENT)
 
     async def store(self, incoming: Incoming) -> InboundEvent | None:
         """The stored event, or None when this (channel, dedupe key) was stored before."""
-        future: asyncio.Future[InboundEvent | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._last_arrival = loop.time()
+        future: asyncio.Future[InboundEvent | None] = loop.create_future()
         self._queue.append(_Pending(incoming, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="wecom-intake")
@@ -63,20 +78,23 @@ class Intake:
             for pending, event in zip(batch, stored, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(event)
+                elif event is not None:
+                    self.on_late(event)
 
     async def _insert(self, batch: list[_Pending]) -> list[InboundEvent | None]:
         now = self.clock.now()
         first: dict[tuple[str, str], int] = {}
         for index, pending in enumerate(batch):
             first.setdefault(_key(pending.incoming), index)
-        rows = [batch[index].incoming for index in first.values()]
-        client = connections.get("default")
-        ids = await _insert_rows(client, rows, now)
+        payloads = {index: batch[index].incoming.payload() for index in first.values()}
+        rows = [(batch[index].incoming, payloads[index]) for index in first.values()]
+        ids = await _insert_rows(connections.get("default"), rows, now)
         events: list[InboundEvent | None] = []
         for index, pending in enumerate(batch):
             key = _key(pending.incoming)
             row_id = ids.get(key) if first[key] == index else None
-            events.append(None if row_id is None else _event(row_id, pending.incoming, now))
+            events.append(None if row_id is None else _event(row_id, pending.incoming,
+                                                             payloads[index], now))
         return events
 
 
@@ -84,20 +102,21 @@ def _key(incoming: Incoming) -> tuple[str, str]:
     return incoming.channel, incoming.dedupe_key[:255]
 
 
-def _event(row_id: int, incoming: Incoming, now: datetime) -> InboundEvent:
+def _event(row_id: int, incoming: Incoming, payload: dict[str, Any],
+           now: datetime) -> InboundEvent:
     return InboundEvent(id=row_id, channel=incoming.channel, dedupe_key=incoming.dedupe_key[:255],
-                        user_id=incoming.user_id, payload=incoming.payload(), status="received",
+                        user_id=incoming.user_id, payload=payload, status="received",
                         attempts=0, received_at=now)
 
 
-async def _insert_rows(client: Any, rows: list[Incoming], now: datetime) -> dict[
-        tuple[str, str], int]:
+async def _insert_rows(client: Any, rows: list[tuple[Incoming, dict[str, Any]]],
+                       now: datetime) -> dict[tuple[str, str], int]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: the ids of the rows that were new."""
     fields = InboundEvent._meta.fields_map
     values: list[Any] = []
-    for incoming in rows:
+    for incoming, payload in rows:
         row = {"channel": incoming.channel, "dedupe_key": incoming.dedupe_key[:255],
-               "user_id": incoming.user_id, "payload": incoming.payload(),
+               "user_id": incoming.user_id, "payload": payload,
                "status": "received", "attempts": 0, "received_at": now}
         values.extend(fields[name].to_db_value(row[name], InboundEvent) for name in COLUMNS)
     postgres = client.capabilities.dialect == "postgres"

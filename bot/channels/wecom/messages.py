@@ -1,6 +1,7 @@
 """Callback XML: the outer envelope, the decrypted message, and its neutral `Incoming` form.
 
-Both documents are parsed with defusedxml with DTDs forbidden, so entity tricks (billion
+The envelope is read by exact pattern, before authentication, without an XML parser; the
+decrypted message is parsed with defusedxml with DTDs forbidden, so entity tricks (billion
 laughs, external entities) are refused before any expansion. wechatpy's parser returns
 `UnknownMessage` for template_card_event, so card taps are read here field by field.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 
@@ -22,6 +24,11 @@ from flows.incoming import Incoming
 log = logging.getLogger("campusbot.wecom")
 
 MAX_KEY = 255
+_ENVELOPE = re.compile(rb"\s*(?:<\?xml[^>]*\?>\s*)?<xml>.*</xml>\s*", re.DOTALL)
+_ENCRYPT = re.compile(rb"<Encrypt>\s*(?:<!\[CDATA\[([A-Za-z0-9+/=]+)\]\]>|([A-Za-z0-9+/=]+))"
+                      rb"\s*</Encrypt>")
+_TO_USER = re.compile(rb"<ToUserName>(?:<!\[CDATA\[)?([^<\]]*)")
+_AGENT_ID = re.compile(rb"<AgentID>(?:<!\[CDATA\[)?([^<\]]*)")
 UNSUPPORTED = frozenset({"voice", "video", "location", "link", "file", "shortvideo"})
 #: WeCom warns before it disables an app nobody uses (e.g. over the summer vacation)
 INACTIVITY_EVENTS = frozenset({"inactive_alert", "close_inactive_agent", "low_active_alert",
@@ -87,12 +94,24 @@ def _text(root: Element, tag: str) -> str:
 
 
 def parse_envelope(body: bytes) -> Envelope:
-    root = _parse(body)
-    encrypt = _text(root, "Encrypt")
-    if root.tag != "xml" or not encrypt:
+    """The outer envelope, read without an XML parser: until the signature over `Encrypt` is
+    checked the body is untrusted, and no parser (nor its entity expansion) should see it. Only
+    the exact shape WeCom sends passes; a DTD or entity declaration never does."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise MessageError("DTD or entity declaration")
+    if not _ENVELOPE.fullmatch(body) or body.count(b"<Encrypt>") != 1:
+        raise MessageError("not a WeCom envelope")
+    found = _ENCRYPT.search(body)
+    if found is None:
         raise MessageError("no Encrypt element")
-    return Envelope(to_user=_text(root, "ToUserName"), agent_id=_text(root, "AgentID"),
+    encrypt = (found.group(1) or found.group(2)).decode("ascii")
+    return Envelope(to_user=_plain(_TO_USER, body), agent_id=_plain(_AGENT_ID, body),
                     encrypt=encrypt)
+
+
+def _plain(pattern: re.Pattern[bytes], body: bytes) -> str:
+    found = pattern.search(body)
+    return found.group(1).decode("utf-8", "replace").strip() if found else ""
 
 
 def parse_message(plaintext: str) -> WecomMessage:

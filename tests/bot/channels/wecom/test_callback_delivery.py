@@ -111,7 +111,7 @@ async def test_the_answer_does_not_wait_for_the_turn(bot: Bot,
 
 async def test_an_event_stored_by_a_process_that_died_is_replayed(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.app[CALLBACK], "_schedule", lambda dispatcher, event: None)
+    monkeypatch.setattr(bot.app[CALLBACK], "_schedule", lambda event: None)
     assert (await bot.wecom.text(TEACHER, "帮助")).statuses == [200]
     await bot.settle()
     assert bot.fake.texts(TEACHER) == []          # stored, never processed

@@ -191,3 +191,15 @@ async def test_identical_messages_in_flight_on_two_replicas_are_both_shown(bot: 
     assert len(claimed) == 2
     await asyncio.gather(*(bot.channel.send(m.user_id, m.payload) for m in claimed))
     assert bot.fake.texts(TEACHER) == ["您的申请已提交", "您的申请已提交"]
+
+
+async def test_an_unusable_code_gives_way_to_the_cards_next_one(bot: Bot) -> None:
+    await fill_leave(bot, "2")
+    card = only_card(bot, HEAD)
+    await bot.wecom.tap(HEAD, card.task_id, "approve")
+    await bot.turns_done()
+    tap_code = list(bot.fake.codes)[-1]                 # issued with the tap, tried first
+    bot.fake.codes[tap_code].used = True            # e.g. consumed by a replaced replica
+    await bot.settle()
+    assert card.replaced[HEAD].startswith("已同意")  # with the code from message/send
+    assert not any("审批卡片" in t for t in bot.fake.texts(HEAD))

@@ -195,13 +195,12 @@ def free_port() -> int:
 
 
 def directory_file(folder: Path) -> Path:
-    lines = ['[[departments]]\nid = "bench"\nname = "基准测试学院"\nkind = "college"\n'
-             'head = "t0000"\n']
-    for n in range(USERS):
-        lines.append(f'[[users]]\nid = "t{n:04d}"\nname = "教师{n:04d}"\ndepartment = "bench"\n'
-                     'roles = ["teacher"]\n')
+    """The demo directory (so every flow file loads) plus USERS synthetic teachers of 文学院."""
+    demo = (ROOT / "storage" / "demo_directory.toml").read_text(encoding="utf-8")
+    teachers = [f'[[users]]\nid = "t{n:04d}"\nname = "教师{n:04d}"\ndepartment = "lit"\n'
+                'roles = ["teacher"]\n' for n in range(USERS)]
     path = folder / "directory.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text(demo + "\n" + "\n".join(teachers), encoding="utf-8")
     return path
 
 
@@ -248,7 +247,12 @@ class Servers:
         self.bot.send_signal(signal.SIGINT)   # a clean exit, so a profile gets written
         self.floor.terminate()
         for process in (self.bot, self.floor):
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                print(f"  warning: {process.args} did not stop in 60 s; killed", file=sys.stderr)
+                process.kill()
+                process.wait()
 
 
 def start(args: argparse.Namespace) -> Servers:

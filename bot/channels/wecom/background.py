@@ -22,7 +22,7 @@ class TaskSet:
     The events are stored, so waiting turns are not at risk."""
 
     def __init__(self, *, limit: int = 1, defer_while: Callable[[], bool] | None = None,
-                 max_defer: float = 0.02) -> None:
+                 max_defer: float = 0.05) -> None:
         # one turn at a time: turns share the event loop (and on SQLite the one connection)
         # with the callbacks; more in parallel only lengthen every callback's wait
         self._slots = asyncio.Semaphore(limit)

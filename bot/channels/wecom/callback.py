@@ -58,13 +58,13 @@ class Rejected(Exception):
 
 
 class WecomCallback:
-    def __init__(self, settings: WecomSettings, clock: Clock) -> None:
+    def __init__(self, settings: WecomSettings, clock: Clock, *, turn_slots: int = 1) -> None:
         self.crypto = WecomCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
         self.agent_id = str(settings.agent_id)
         self.clock = clock
         self.dispatcher: Dispatcher | None = None
         self.intake = Intake(clock, on_late=self._schedule)
-        self.tasks = TaskSet(defer_while=self.intake.busy)
+        self.tasks = TaskSet(limit=turn_slots, defer_while=self.intake.busy)
 
     # ---- GET: URL verification -------------------------------------------------------------
     async def verify_url(self, request: web.Request) -> web.Response:
@@ -191,7 +191,11 @@ CALLBACK = web.AppKey("wecom_callback", WecomCallback)
 
 def register(app: web.Application) -> None:
     """Add the callback routes; the caller checks that [wecom] is enabled."""
-    callback = WecomCallback(app[keys.SETTINGS].wecom, app[keys.CLOCK])
+    settings = app[keys.SETTINGS]
+    # SQLite has one connection: parallel turns would only queue for it. PostgreSQL has a
+    # pool, and a few turns in parallel overlap their round trips.
+    postgres = settings.database.url.startswith(("postgres", "asyncpg"))
+    callback = WecomCallback(settings.wecom, app[keys.CLOCK], turn_slots=4 if postgres else 1)
     app[CALLBACK] = callback
     app.router.add_get(PATH, callback.verify_url)
     app.router.add_post(PATH, callback.receive)

@@ -208,8 +208,7 @@ async def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             if process.poll() is not None:
-                raise SystemExit(f"{url} exited: {process.stderr.read().decode()[-2000:]}"
-                                 if process.stderr else f"{url} exited")
+                raise SystemExit(f"{url} exited (see campusbot.log in the temp folder)")
             try:
                 async with session.get(url) as response:
                     if response.status < 500:
@@ -263,7 +262,7 @@ def start(args: argparse.Namespace) -> Servers:
     floor_port, bot_port = free_port(), free_port()
     database = args.database or f"sqlite://{folder}/bench.sqlite3"
     floor = subprocess.Popen([sys.executable, __file__, "_floor", str(floor_port), token, key],
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.DEVNULL)
     env = {**os.environ, "CAMPUSBOT_DATABASE__URL": database,
            "CAMPUSBOT_DIRECTORY__FILE": str(directory_file(folder)),
            "CAMPUSBOT_SERVER__PORT": str(bot_port), "CAMPUSBOT_LOG__LEVEL": "WARNING",
@@ -273,8 +272,12 @@ def start(args: argparse.Namespace) -> Servers:
            "CAMPUSBOT_WECOM__ENCODING_AES_KEY": key,
            "CAMPUSBOT_WECOM__API_BASE": f"http://127.0.0.1:{floor_port}"}
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+    # its log goes to a file: an unread pipe fills up and blocks the server mid-run
+    log = (folder / "campusbot.log").open("wb")
     bot = subprocess.Popen([sys.executable, *profile, "-m", "bot.cli", "serve"], cwd=ROOT,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                           env=env, stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
+    print(f"campusbot log: {folder / 'campusbot.log'}", file=sys.stderr)
     return Servers(floor, bot, f"http://127.0.0.1:{floor_port}",
                    f"http://127.0.0.1:{bot_port}", token, key, database)
 

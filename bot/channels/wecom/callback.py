@@ -126,7 +126,12 @@ class WecomCallback:
         signature, timestamp, nonce = self._signed_query(request)
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise Rejected(413, "body too large")
-        body = await request.content.read(MAX_BODY + 1)
+        body = b""
+        while len(body) <= MAX_BODY:  # read() returns what has arrived: loop to the end
+            chunk = await request.content.read(MAX_BODY + 1 - len(body))
+            if not chunk:
+                break
+            body += chunk
         if len(body) > MAX_BODY:
             raise Rejected(413, "body too large")
         try:

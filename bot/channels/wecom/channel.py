@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.expressions import Q
+
 from bot.channels.base import DeliveryError
 from bot.channels.wecom import NAME, cards, codes, limits
 from bot.channels.wecom.client import WecomClient
@@ -59,19 +61,20 @@ class WecomChannel:
         await self.client.close()
 
     async def send(self, user_id: str, payload: dict[str, Any]) -> None:
-        if not await limits.room_for(user_id, payload, self.clock.now(),
-                                     per_minute=self.per_minute):
+        now = self.clock.now()
+        nonce, sent = await _outbox_state(user_id, payload, now)
+        if not limits.room_for(payload, sent, now, per_minute=self.per_minute):
             raise DeliveryError("企业微信每位成员每分钟最多 30 条消息，稍后再发", retryable=True)
         try:
             match payload.get("type"):
                 case "text":
-                    await self._text(user_id, payload)
+                    await self._text(user_id, payload, nonce)
                 case "card":
-                    await self._card(user_id, payload)
+                    await self._card(user_id, payload, nonce)
                 case "card_update":
-                    await self._card_update(user_id, payload)
+                    await self._card_update(user_id, payload, nonce)
                 case "image":
-                    await self._image(user_id, payload)
+                    await self._image(user_id, payload, nonce)
                 case other:
                     raise DeliveryError(f"unknown payload type {other!r}", retryable=False)
         except WecomError as exc:
@@ -92,15 +95,13 @@ class WecomChannel:
             log.warning("WeCom message/send: recipient %s invalid", user_id)
         return result
 
-    async def _text(self, user_id: str, payload: dict[str, Any]) -> None:
-        nonce = await _outbox_row(user_id, payload)
+    async def _text(self, user_id: str, payload: dict[str, Any], nonce: int | None) -> None:
         for part in split_text(str(payload.get("text", ""))):
             await self._send(user_id, nonce, "text", {"content": part})
 
-    async def _card(self, user_id: str, payload: dict[str, Any]) -> None:
+    async def _card(self, user_id: str, payload: dict[str, Any], nonce: int | None) -> None:
         card = cards.template_card(payload)
-        result = await self._send(user_id, await _outbox_row(user_id, payload), "template_card",
-                                  card)
+        result = await self._send(user_id, nonce, "template_card", card)
         code = result.get("response_code")
         if isinstance(code, str) and code:
             await codes.add(card["task_id"], code)
@@ -108,7 +109,8 @@ class WecomChannel:
             log.info("card %s sent without a response code", card["task_id"])
 
     # ---- message/update_template_card -----------------------------------------------------
-    async def _card_update(self, user_id: str, payload: dict[str, Any]) -> None:
+    async def _card_update(self, user_id: str, payload: dict[str, Any],
+                           nonce: int | None) -> None:
         card_key, status = str(payload.get("card_key", "")), str(payload.get("status", ""))
         for _ in range(CODE_TRIES):
             claim = await codes.claim(card_key)
@@ -128,24 +130,24 @@ class WecomChannel:
                 continue  # expired or used up: try the card's next code
             await codes.spend(card_key, claim.code)
             return
-        await self._status_text(user_id, payload, "no usable response code")
+        await self._status_text(user_id, payload, nonce, "no usable response code")
 
-    async def _status_text(self, user_id: str, payload: dict[str, Any], why: str) -> None:
+    async def _status_text(self, user_id: str, payload: dict[str, Any], nonce: int | None,
+                           why: str) -> None:
         card_key = str(payload.get("card_key", ""))
         task = await ApprovalTask.get_or_none(card_key=card_key)
         if task is None:
             log.warning("card update for unknown card %s dropped", card_key)
             return
         log.info("card %s cannot be updated (%s): status sent as text", card_key, why)
-        await self._send(user_id, await _outbox_row(user_id, payload), "text", {
+        await self._send(user_id, nonce, "text", {
             "content": f"审批卡片（编号 #{task.application_id}）{payload.get('status', '')}。"})
 
     # ---- pictures -------------------------------------------------------------------------
-    async def _image(self, user_id: str, payload: dict[str, Any]) -> None:
+    async def _image(self, user_id: str, payload: dict[str, Any], nonce: int | None) -> None:
         source, caption = str(payload.get("source", "")), str(payload.get("caption", ""))
         kind, _, flow_id = source.partition(":")
         picture = await self.pictures(flow_id) if kind == "flowchart" else None
-        nonce = await _outbox_row(user_id, payload)
         if picture is None:
             await self._send(user_id, nonce, "text",
                              {"content": f"抱歉，暂时无法生成{caption or '流程图'}，请稍后再试。"})
@@ -176,13 +178,19 @@ class WecomChannel:
         return media_id
 
 
-async def _outbox_row(user_id: str, payload: dict[str, Any]) -> int | None:
-    """The id of the outbox row being delivered, when it is unambiguous: the only row of this
-    user in 'sending' with exactly this payload. With two such rows in flight (the same words
-    claimed twice, possibly by two replicas) either could be this one, and two sends sharing an
-    id would make WeCom drop the second: then, and outside the sender, no duplicate check —
-    losing a message is worse than showing one twice."""
-    rows = await OutboxMessage.filter(channel=NAME, user_id=user_id, status="sending").values(
-        "id", "payload")
-    matching = [row["id"] for row in rows if row["payload"] == payload]
-    return matching[0] if len(matching) == 1 else None
+async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) -> tuple[
+        int | None, list[tuple[dict[str, Any], datetime]]]:
+    """In one query: the id of the outbox row being delivered, and what the member was sent in
+    the last hour (for the limits).
+
+    The row is known when it is unambiguous: the only row of this user in 'sending' with exactly
+    this payload. With two such rows in flight (the same words claimed twice, possibly by two
+    replicas) either could be this one, and two sends sharing an id would make WeCom drop the
+    second: then, and outside the sender, no duplicate check — losing a message is worse than
+    showing one twice."""
+    rows = await OutboxMessage.filter(
+        Q(status="sending") | Q(status="sent", sent_at__gte=now - timedelta(hours=1)),
+        channel=NAME, user_id=user_id).values("id", "status", "payload", "sent_at")
+    matching = [r["id"] for r in rows if r["status"] == "sending" and r["payload"] == payload]
+    sent = [(r["payload"], r["sent_at"]) for r in rows if r["status"] == "sent"]
+    return (matching[0] if len(matching) == 1 else None), sent

@@ -29,7 +29,6 @@ from storage.models import InboundEvent
 MAX_BATCH = 100
 #: a callback arriving within this many seconds counts as "callbacks are arriving"
 RECENT = 0.003
-GATHER = 0.002
 COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", "received_at")
 
 
@@ -49,7 +48,6 @@ class Intake:
         self._queue: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._last_arrival = float("-inf")
-        self._last_batch = 0
 
     def busy(self) -> bool:
         """Callbacks are arriving or being stored right now."""
@@ -69,12 +67,7 @@ class Intake:
 
     async def _flush(self) -> None:
         while self._queue:
-            if self._last_batch > 1:
-                # callbacks come in parallel: a moment's wait fills the batch, and a bigger
-                # batch costs less CPU per row (one statement, one flush, one thread hop)
-                await asyncio.sleep(GATHER)
             batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
-            self._last_batch = len(batch)
             try:
                 stored = await self._insert(batch)
             except Exception as exc:  # every caller answers 503 and WeCom delivers again

@@ -11,9 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.channels.wecom import NAME
 from bot.channels.wecom.texts import split_text
-from storage.models import OutboxMessage
 
 PER_MINUTE = 30
 PER_HOUR = 1000
@@ -31,16 +29,14 @@ def weight(payload: dict[str, Any]) -> int:
     return 0  # card_update changes a card already sent
 
 
-async def room_for(user_id: str, payload: dict[str, Any], now: datetime, *,
-                   per_minute: int = PER_MINUTE, per_hour: int = PER_HOUR) -> bool:
-    """True when sending `payload` to `user_id` now stays within both limits."""
+def room_for(payload: dict[str, Any], sent: list[tuple[dict[str, Any], datetime]],
+             now: datetime, *, per_minute: int = PER_MINUTE, per_hour: int = PER_HOUR) -> bool:
+    """True when sending `payload` now stays within both limits, given the (payload, sent at)
+    of what this member was sent in the last hour."""
     needed = min(weight(payload), per_minute)  # a huge text still goes, at an empty minute
     if needed == 0:
         return True
-    rows = await OutboxMessage.filter(channel=NAME, user_id=user_id, status="sent",
-                                      sent_at__gte=now - timedelta(hours=1)).values(
-        "payload", "sent_at")
     minute_ago = now - timedelta(minutes=1)
-    last_hour = sum(weight(row["payload"]) for row in rows)
-    last_minute = sum(weight(row["payload"]) for row in rows if row["sent_at"] >= minute_ago)
+    last_hour = sum(weight(p) for p, _ in sent)
+    last_minute = sum(weight(p) for p, at in sent if at >= minute_ago)
     return last_minute + needed <= per_minute and last_hour + needed <= per_hour

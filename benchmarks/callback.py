@@ -249,7 +249,7 @@ class Servers:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                print(f"  warning: {process.args} did not stop in 60 s; killed", file=sys.stderr)
+                print("  warning: a server did not stop in 60 s; killed", file=sys.stderr)
                 process.kill()
                 process.wait()
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from bot.channels.wecom.client import WecomClient
 from bot.channels.wecom.directory_sync import DirectorySync

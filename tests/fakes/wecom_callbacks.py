@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import aiohttp
-from wechatpy.crypto import _get_signature
-from wechatpy.enterprise.crypto import PrpCrypto
+from wechatpy.crypto import _get_signature  # type: ignore[import-untyped]
+from wechatpy.enterprise.crypto import PrpCrypto  # type: ignore[import-untyped]
 
 from tests.fakes import wecom_xml
 from tests.fakes.wecom import FakeWecom
@@ -65,8 +65,8 @@ class WecomCallbacks:
         return wecom_xml.message(self.fake.corp_id, self.fake.agent_id, user, self.now(), "text",
                                  self._msg_id, Content=content)
 
-    async def text(self, user: str, content: str, **delivery: int) -> Delivery:
-        return await self.deliver(self.text_xml(user, content), **delivery)
+    async def text(self, user: str, content: str, *, lose_answers: int = 0) -> Delivery:
+        return await self.deliver(self.text_xml(user, content), lose_answers=lose_answers)
 
     async def image(self, user: str) -> Delivery:
         self._msg_id += 1

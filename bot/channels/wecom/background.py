@@ -23,8 +23,6 @@ class TaskSet:
 
     def __init__(self, *, limit: int = 1, defer_while: Callable[[], bool] | None = None,
                  max_defer: float = 0.05) -> None:
-        # one turn at a time: turns share the event loop (and on SQLite the one connection)
-        # with the callbacks; more in parallel only lengthen every callback's wait
         self._slots = asyncio.Semaphore(limit)
         self._defer_while = defer_while
         self._max_defer = max_defer

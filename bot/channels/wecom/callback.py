@@ -48,6 +48,8 @@ MAX_PARAM = 512
 FRESHNESS_SECONDS = 24 * 3600
 ACCEPT_DEADLINE = 0.8         # WeCom expects the echo within 1 s; an event answer far sooner
 DRAIN_SECONDS = 10.0
+#: the recovery job replays events left unprocessed for 30 s (bot/scheduler.py)
+STALE_QUEUE_SECONDS = 25.0
 
 
 class Rejected(Exception):
@@ -162,7 +164,15 @@ class WecomCallback:
     def _schedule(self, event: InboundEvent) -> None:
         dispatcher = self.dispatcher
         assert dispatcher is not None, "callbacks arrive only after start-up"
-        self.tasks.spawn(lambda: dispatcher.process(event), f"wecom-turn-{event.id}")
+        queued = time.monotonic()
+
+        async def turn() -> None:
+            # after a long wait in a burst the recovery job may have run this event already
+            if time.monotonic() - queued > STALE_QUEUE_SECONDS and not await InboundEvent.filter(
+                    id=event.id, status="received").exists():
+                return
+            await dispatcher.process(event)
+        self.tasks.spawn(turn, f"wecom-turn-{event.id}")
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         self.dispatcher = app[keys.DISPATCHER]

@@ -48,7 +48,8 @@ def template_card(card: dict[str, Any]) -> dict[str, Any]:
     if len(set(keys)) != len(keys) or any(
             not k or len(k.encode()) > BUTTON_KEY_MAX_BYTES for k in keys):
         raise CardError("button keys must be unique, non-empty and ≤ 1024 bytes")
-    listed, moved = [], []
+    listed: list[dict[str, str]] = []
+    moved: list[str] = []
     for name, value in card.get("facts") or []:
         name, value = str(name), str(value)
         if len(name) <= KEY_NAME_MAX and len(listed) < FACTS_MAX:

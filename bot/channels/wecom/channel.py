@@ -37,7 +37,7 @@ from storage.models import ApprovalTask, OutboxMessage
 
 log = logging.getLogger("campusbot.wecom")
 
-DUPLICATE_CHECK_MIN = 1800        # covers every outbox retry of one row (≈ 10 min in all)
+DUPLICATE_CHECK_MIN = 1800        # covers every outbox retry of one row (< 15 min in all)
 DUPLICATE_CHECK_SPREAD = 12601    # + up to 12600 s, so at most WeCom's 4 h
 MEDIA_LIFETIME = timedelta(days=3) - timedelta(hours=6)
 CODE_TRIES = 4
@@ -64,7 +64,8 @@ class WecomChannel:
         now = self.clock.now()
         nonce, sent = await _outbox_state(user_id, payload, now)
         if not limits.room_for(payload, sent, now, per_minute=self.per_minute):
-            raise DeliveryError("企业微信每位成员每分钟最多 30 条消息，稍后再发", retryable=True)
+            raise DeliveryError("已到企业微信对单个成员的发送上限（每分钟 30 条、每小时 1000 条），"
+                                "稍后再发", retryable=True)
         try:
             match payload.get("type"):
                 case "text":
@@ -135,13 +136,13 @@ class WecomChannel:
     async def _status_text(self, user_id: str, payload: dict[str, Any], nonce: int | None,
                            why: str) -> None:
         card_key = str(payload.get("card_key", ""))
-        task = await ApprovalTask.get_or_none(card_key=card_key)
+        task = await ApprovalTask.filter(card_key=card_key).first().values("application_id")
         if task is None:
             log.warning("card update for unknown card %s dropped", card_key)
             return
         log.info("card %s cannot be updated (%s): status sent as text", card_key, why)
         await self._send(user_id, nonce, "text", {
-            "content": f"审批卡片（编号 #{task.application_id}）{payload.get('status', '')}。"})
+            "content": f"审批卡片（编号 #{task['application_id']}）{payload.get('status', '')}。"})
 
     # ---- pictures -------------------------------------------------------------------------
     async def _image(self, user_id: str, payload: dict[str, Any], nonce: int | None) -> None:

@@ -12,10 +12,13 @@ Every change is a conditional update on the old value, so replicas cannot both t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from storage.models import ApprovalTask
 
+T = TypeVar("T")
 COLUMN_LENGTH = 256
 IN_FLIGHT = "~"
 _ATTEMPTS = 5
@@ -43,7 +46,8 @@ def _usable(code: str) -> bool:
         and len(code) < COLUMN_LENGTH
 
 
-async def _swap(card_key: str, change: object, approver_id: str | None = None) -> object:
+async def _swap(card_key: str, change: Callable[[list[str]], tuple[list[str], T]],
+                approver_id: str | None = None) -> T | None:
     """Apply `change(codes) -> (new codes, result)` with an optimistic retry loop."""
     for _ in range(_ATTEMPTS):
         query = ApprovalTask.filter(card_key=card_key)
@@ -53,7 +57,7 @@ async def _swap(card_key: str, change: object, approver_id: str | None = None) -
         if row is None:
             return None
         old = row["response_code"]
-        new, result = change(_split(old))  # type: ignore[operator]
+        new, result = change(_split(old))
         new_value = _join(new)
         if new_value == old:
             return result
@@ -83,8 +87,7 @@ async def claim(card_key: str) -> Claim | None:
         if not codes:
             return codes, None
         return [*codes[:-1], IN_FLIGHT + codes[-1]], Claim(codes[-1], retry=False)
-    result = await _swap(card_key, take)
-    return result if isinstance(result, Claim) else None
+    return await _swap(card_key, take)
 
 
 async def spend(card_key: str, code: str) -> None:

@@ -159,7 +159,7 @@ class DirectorySync:
         parent = str(item["parentid"]) if item.get("parentid") else None
         existing = await Department.get_or_none(id=department_id)
         name = str(item.get("name") or department_id)
-        values = {"name": name, "head_id": leaders[0] if leaders else None,
+        values: dict[str, Any] = {"name": name, "head_id": leaders[0] if leaders else None,
                   "parent_id": parent if parent != department_id else None, "source": SOURCE}
         if existing is None:
             await Department.create(id=department_id, kind=department_kind(name), **values)
@@ -175,7 +175,7 @@ class DirectorySync:
             person_roles = list(existing.roles)
         else:
             person_roles = list(DEFAULT_ROLES)
-        values = {"name": str(member.get("name") or user_id),
+        values: dict[str, Any] = {"name": str(member.get("name") or user_id),
                   "department_id": _main_department(member),
                   "title": str(member.get("position") or ""),
                   "active": member.get("status", 1) in ACTIVE_STATUSES,

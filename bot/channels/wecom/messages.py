@@ -12,14 +12,15 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 from bot.channels.wecom import NAME
 from flows.answers import Attachment
-from flows.incoming import Incoming
+from flows.incoming import Incoming, Kind
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -135,34 +136,36 @@ def parse_message(plaintext: str) -> WecomMessage:
 
 def to_incoming(message: WecomMessage) -> Incoming | None:
     """The neutral form of a message, or None for events campusbot does not act on."""
-    common = {"channel": NAME, "user_id": message.from_user,
-              "dedupe_key": message.dedupe_key()}
     match message.msg_type:
         case "text":
-            return Incoming(kind="text", text=message.content, **common)
+            return _incoming(message, "text", text=message.content)
         case "image":
             # answers a question that asks for a file; otherwise the router replies politely
-            return Incoming(kind="file", attachment=Attachment(
-                name="图片", media_id=message.media_id, url=message.pic_url), **common)
+            return _incoming(message, "file", attachment=Attachment(
+                name="图片", media_id=message.media_id, url=message.pic_url))
         case "event":
-            return _event(message, common)
+            return _event(message)
         case kind if kind in UNSUPPORTED:
-            return Incoming(kind="unsupported", **common)
+            return _incoming(message, "unsupported")
     log.info("ignored WeCom message type %s from %s", message.msg_type, message.from_user)
     return None
 
 
-def _event(message: WecomMessage, common: dict[str, str]) -> Incoming | None:
+def _incoming(message: WecomMessage, kind: Kind, **fields: Any) -> Incoming:
+    return Incoming(channel=NAME, user_id=message.from_user, kind=kind,
+                    dedupe_key=message.dedupe_key(), **fields)
+
+
+def _event(message: WecomMessage) -> Incoming | None:
     if message.is_card_tap:
         if not message.task_id or not message.event_key:
             log.warning("card tap without TaskId or EventKey from %s ignored", message.from_user)
             return None
-        return Incoming(kind="tap", card_key=message.task_id, action=message.event_key,
-                        **common)
+        return _incoming(message, "tap", card_key=message.task_id, action=message.event_key)
     if message.event == "enter_agent":
-        return Incoming(kind="event", event="enter_agent", **common)
+        return _incoming(message, "event", event="enter_agent")
     if message.event == "click" and message.event_key:
-        return Incoming(kind="event", event=message.event_key, **common)
+        return _incoming(message, "event", event=message.event_key)
     if message.event in INACTIVITY_EVENTS:
         log.warning("WeCom reports app inactivity: %s (use the app, or it may be disabled)",
                     message.event)

@@ -162,3 +162,24 @@ async def test_nothing_is_lost_across_a_restart(wecom_settings: Settings, clock:
     finally:
         await callbacks.close()
         await client.close()
+
+
+async def test_a_turn_the_recovery_job_ran_during_a_long_queue_is_not_run_again(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(callback_module, "STALE_QUEUE_SECONDS", -1.0)   # "waited long"
+    dispatcher = bot.app[keys.DISPATCHER]
+    process, runs = dispatcher.process, []
+
+    async def counted(event: Any) -> Any:
+        runs.append(event.id)
+        return await process(event)
+    monkeypatch.setattr(dispatcher, "process", counted)
+    tasks = bot.app[CALLBACK].tasks
+    await tasks._slots.acquire()                 # a burst: the turn waits for its slot
+    assert (await bot.wecom.text(TEACHER, "帮助")).statuses == [200]
+    bot.clock.advance(timedelta(seconds=31))
+    assert await bot.app[keys.JOBS].replay_unprocessed() == 1
+    tasks._slots.release()
+    await bot.settle()
+    assert len(bot.fake.texts(TEACHER)) == 1
+    assert runs == [1]                           # the queued turn saw it done and stopped

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
 from bot.channels.wecom.crypto import (
     CryptoError,

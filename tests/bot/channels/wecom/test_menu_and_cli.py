@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -25,6 +26,7 @@ from tests.fakes.wecom import FakeWecom
 def test_the_menu_fits_wecoms_rules_and_sends_the_events_the_router_answers() -> None:
     check_menu(MENU)
     assert menu_keys() == set(MENU_EVENTS)
+    bad: dict[str, Any]
     for bad in ({"button": []},
                 {"button": [{"type": "click", "name": "名" * 6, "key": "k"}]},   # 18 bytes
                 {"button": [{"name": "我的", "sub_button": []}]},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_image_is_a_file_that_can_answer_an_attachment_question() -> None:
     ("link", {"Title": "t", "Description": "d", "Url": "https://x", "PicUrl": "https://p"}),
 ])
 def test_voice_video_location_and_link_are_unsupported(msg_type: str,
-                                                       fields: dict[str, str | int]) -> None:
+                                                       fields: dict[str, Any]) -> None:
     incoming = to_incoming(parse_message(msg(msg_type, **fields)))
     assert incoming is not None and incoming.kind == "unsupported"
 

@@ -9,10 +9,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from bot import cli_chat, cli_flows, cli_wecom
 from bot.config import ConfigError, Settings, load_settings

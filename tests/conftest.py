@@ -19,6 +19,9 @@ from bot.app import create_app
 from bot.clock import FixedClock
 from bot.config import Settings, build_settings
 
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz `dot` is not installed: cannot draw flowcharts")
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Thursday 26 November 2026, 09:00 in Shanghai
 START = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)

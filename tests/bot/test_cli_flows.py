@@ -13,11 +13,10 @@ from openpyxl import load_workbook
 from bot.cli import main
 from flows.catalog import DEFAULT_CATALOG
 from flows.loader import read_flow_files
+from tests.conftest import needs_dot
 
 CATALOG = read_flow_files(DEFAULT_CATALOG)[0]
 CATALOG_DIR = str(DEFAULT_CATALOG)
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
-                               reason="Graphviz `dot` is not installed: cannot draw flowcharts")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 
 import pytest
@@ -13,12 +12,11 @@ from flows.catalog import DEFAULT_CATALOG
 from flows.definition import FlowDefinition
 from flows.loader import read_flow_files
 from flows.render import RenderUnavailable, lanes, render_bytes, stage_steps, wrap
+from tests.conftest import needs_dot
 
 CATALOG = sorted(read_flow_files(DEFAULT_CATALOG)[0], key=lambda d: d.id)
 BY_NAME = {d.name: d for d in CATALOG}
 SVG = "{http://www.w3.org/2000/svg}"
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
-                               reason="Graphviz `dot` is not installed: cannot draw flowcharts")
 
 
 def flow(name: str) -> FlowDefinition:

@@ -16,7 +16,7 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from storage.models import Application, ApprovalTask
 from tests.bot.channels.wecom.conftest import Bot, start_bot, wecom_section
-from tests.conftest import wipe_database
+from tests.conftest import needs_dot, wipe_database
 from tests.fakes.wecom import FakeCard, FakeWecom
 from tests.fakes.wecom_callbacks import CardNotClickable, WecomCallbacks
 
@@ -179,6 +179,7 @@ async def test_a_picture_answers_a_question_that_asks_for_one(bot: Bot) -> None:
     assert application.form["photo"]["media_id"] == "img-media-1"
 
 
+@needs_dot
 async def test_flowchart_goes_up_as_media_and_comes_as_a_picture(bot: Bot) -> None:
     await bot.say(TEACHER, "请假怎么办理")
     await bot.say(TEACHER, "流程图")

@@ -1,7 +1,7 @@
 """One turn = record the event, lock the user's conversation, load, trigger, save, then send.
 
-    accept(incoming)  store the event (a duplicate is dropped here) and return its id
-    process(event)    run the turn in one transaction, retried on a concurrent update:
+    accept(incoming)  store the event (a duplicate is dropped here): an `Accepted`, or None
+    process(accepted) run the turn in one transaction, retried on a concurrent update:
                       lock conversation → handlers → save conversation → outbox rows →
                       mark the event processed; then wake the outbox sender
 
@@ -42,6 +42,19 @@ class AlreadyProcessed(Exception):
     """Another worker finished this event first; this turn's changes are rolled back."""
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A stored inbound event, ready for its turn."""
+
+    event_id: int
+    incoming: Incoming
+
+    @classmethod
+    def of(cls, row: InboundEvent) -> Accepted:
+        """From a stored row (the recovery job replays those)."""
+        return cls(row.id, Incoming.from_payload(row.payload))
+
+
 @dataclass
 class TurnResult:
     turn_id: str
@@ -66,37 +79,38 @@ class Dispatcher:
         self.wake_sender = wake_sender
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def accept(self, incoming: Incoming) -> InboundEvent | None:
+    async def accept(self, incoming: Incoming) -> Accepted | None:
         """Store the event before acknowledging it; None for a duplicate delivery."""
         key = incoming.dedupe_key or f"{incoming.user_id}:{time.time_ns()}"
-        return await inbound.record_inbound(channel=incoming.channel, dedupe_key=key,
-                                            user_id=incoming.user_id,
-                                            payload=incoming.payload(), now=self.clock.now())
+        row = await inbound.record_inbound(channel=incoming.channel, dedupe_key=key,
+                                           user_id=incoming.user_id,
+                                           payload=incoming.payload(), now=self.clock.now())
+        return None if row is None else Accepted(row.id, incoming)
 
     async def receive(self, incoming: Incoming) -> TurnResult | None:
         """accept + process, for channels that answer synchronously (the simulator)."""
-        event = await self.accept(incoming)
-        if event is None:
+        accepted = await self.accept(incoming)
+        if accepted is None:
             log.info("duplicate dropped: %s user=%s", incoming.describe(), incoming.user_id)
             return None
-        return await self.process(event)
+        return await self.process(accepted)
 
-    async def process(self, event: InboundEvent) -> TurnResult:
-        incoming = Incoming.from_payload(event.payload)
+    async def process(self, accepted: Accepted) -> TurnResult:
+        incoming = accepted.incoming
         # in-process lock: turns of one user in this process queue instead of conflicting
         lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
         try:
             async with lock:
-                return await self._process_with_retries(event, incoming)
+                return await self._process_with_retries(accepted.event_id, incoming)
         finally:
             if not lock.locked() and not lock._waiters:  # prune idle locks
                 self._locks.pop(incoming.user_id, None)
 
-    async def _process_with_retries(self, event: InboundEvent, incoming: Incoming) -> TurnResult:
+    async def _process_with_retries(self, event_id: int, incoming: Incoming) -> TurnResult:
         started = time.perf_counter()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                turn = await self._run_turn(event, incoming)
+                turn = await self._run_turn(event_id, incoming)
             except AlreadyProcessed:
                 return TurnResult(turn_id="", processed=False)
             except (ConcurrentUpdate, OperationalError, TransactionManagementError) as exc:
@@ -115,7 +129,7 @@ class Dispatcher:
             return TurnResult(turn_id=turn.id, processed=True)
         raise AssertionError("unreachable")
 
-    async def _run_turn(self, event: InboundEvent, incoming: Incoming) -> Turn:
+    async def _run_turn(self, event_id: int, incoming: Incoming) -> Turn:
         now = self.clock.now()
         person = await self.directory.person(incoming.user_id)
         lookup = self.user_lookups.get(incoming.channel)
@@ -133,7 +147,7 @@ class Dispatcher:
                 await self.handlers.handle(turn, conversation, incoming)
                 await save_conversation(conversation, now)
             await self.write_outbox(turn)
-            if not await inbound.mark_processed(event.id, now):
+            if not await inbound.mark_processed(event_id, now):
                 raise AlreadyProcessed
         return turn
 

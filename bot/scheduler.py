@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Accepted, Dispatcher
 from flows.engine import FlowEngine
 from flows.turn import Turn
 from storage import applications as store
@@ -77,7 +77,7 @@ class Jobs:
                 continue
             log.warning("replaying unprocessed inbound event %s (attempt %d)", event.id, attempts)
             try:
-                await self.dispatcher.process(event)
+                await self.dispatcher.process(Accepted.of(event))
             except Exception:  # keep replaying the others; this one is retried next round
                 log.exception("replay of inbound event %s failed", event.id)
                 continue

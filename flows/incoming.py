@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from flows.answers import Attachment
@@ -23,7 +23,11 @@ class Incoming:
     dedupe_key: str = ""
 
     def payload(self) -> dict[str, Any]:
-        return asdict(self)
+        """As stored with the event (JSON); shallow, since `asdict` cost a callback 10 µs."""
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        if self.attachment is not None:
+            data["attachment"] = asdict(self.attachment)
+        return data
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Incoming:
@@ -37,3 +41,6 @@ class Incoming:
         detail = {"tap": f"card={self.card_key} action={self.action}",
                   "event": f"event={self.event}"}.get(self.kind, f"{len(self.text)} chars")
         return f"{self.channel}/{self.kind} {detail}"
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(Incoming))

@@ -49,6 +49,6 @@ async def test_an_event_stored_but_never_processed_is_replayed(client: TestClien
     sim.advance(minutes=1)
     replayed = await client.app[keys.JOBS].replay_unprocessed()
     assert replayed == 1
-    assert (await InboundEvent.get(id=event.id)).status == "done"
+    assert (await InboundEvent.get(id=event.event_id)).status == "done"
     assert "教职工请销假审批" in "\n".join(m.get("text", "") for m in await sim.inbox("zhang_t"))
     assert await client.app[keys.JOBS].replay_unprocessed() == 0

@@ -35,7 +35,7 @@ from bot.channels.wecom.messages import (
 )
 from bot.clock import Clock
 from bot.config import WecomSettings
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Accepted, Dispatcher
 from storage.models import InboundEvent
 
 log = logging.getLogger("campusbot.wecom")
@@ -109,7 +109,7 @@ class WecomCallback:
                     # crash — finds it; a redelivery adds the same code, which is ignored
                     await codes.add(message.task_id, message.response_code,
                                     approver_id=message.from_user)
-                event = await self.intake.store(incoming)
+                accepted = await self.intake.store(incoming)
         except TimeoutError:
             # answer now so WeCom retries; if the row still lands, the intake starts its turn
             log.warning("WeCom callback: storing took over %.1f s, answered 503", ACCEPT_DEADLINE)
@@ -117,10 +117,10 @@ class WecomCallback:
         except Exception:
             log.exception("WeCom callback: event could not be stored, answered 503")
             return web.Response(status=503)
-        if event is None:
+        if accepted is None:
             log.info("WeCom duplicate dropped: %s user=%s", incoming.describe(), incoming.user_id)
             return web.Response()
-        self._schedule(event)
+        self._schedule(accepted)
         log.debug("WeCom callback accepted in %.1f ms", (time.perf_counter() - started) * 1000)
         return web.Response()
 
@@ -161,7 +161,7 @@ class WecomCallback:
         except SignatureError:
             raise Rejected(403, "bad signature") from None
 
-    def _schedule(self, event: InboundEvent) -> None:
+    def _schedule(self, accepted: Accepted) -> None:
         dispatcher = self.dispatcher
         assert dispatcher is not None, "callbacks arrive only after start-up"
         queued = time.monotonic()
@@ -169,10 +169,10 @@ class WecomCallback:
         async def turn() -> None:
             # after a long wait in a burst the recovery job may have run this event already
             if time.monotonic() - queued > STALE_QUEUE_SECONDS and not await InboundEvent.filter(
-                    id=event.id, status="received").exists():
+                    id=accepted.event_id, status="received").exists():
                 return
-            await dispatcher.process(event)
-        self.tasks.spawn(turn, f"wecom-turn-{event.id}")
+            await dispatcher.process(accepted)
+        self.tasks.spawn(turn, f"wecom-turn-{accepted.event_id}")
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         self.dispatcher = app[keys.DISPATCHER]

@@ -7,7 +7,8 @@ measured, against 0.06 ms for everything else the callback does. One `InboundEve
 per callback therefore capped the callback at ~1,000 a second on a single connection and let
 100 concurrent senders queue for 200 ms (docs/benchmarks.md). Batched, the flush is shared.
 
-Same contract as `Dispatcher.accept`: a row per new (channel, dedupe key), None for a duplicate
+Same contract as `Dispatcher.accept`: an `Accepted` per new (channel, dedupe key), None for a
+duplicate
 — decided by the database's unique key (`ON CONFLICT DO NOTHING RETURNING`), so copies of one
 callback arriving at two replicas at once still have one effect.
 """
@@ -23,6 +24,7 @@ from typing import Any
 from tortoise import connections
 
 from bot.clock import Clock
+from bot.dispatcher import Accepted
 from flows.incoming import Incoming
 from storage.models import InboundEvent
 
@@ -35,11 +37,11 @@ COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", 
 @dataclass
 class _Pending:
     incoming: Incoming
-    future: asyncio.Future[InboundEvent | None]
+    future: asyncio.Future[Accepted | None]
 
 
 class Intake:
-    def __init__(self, clock: Clock, *, on_late: Callable[[InboundEvent], None],
+    def __init__(self, clock: Clock, *, on_late: Callable[[Accepted], None],
                  max_batch: int = MAX_BATCH) -> None:
         self.clock = clock
         #: for a row stored after its caller gave up waiting (and answered 503)
@@ -55,11 +57,11 @@ class Intake:
         return flushing or bool(self._queue) or (
             asyncio.get_running_loop().time() - self._last_arrival < RECENT)
 
-    async def store(self, incoming: Incoming) -> InboundEvent | None:
+    async def store(self, incoming: Incoming) -> Accepted | None:
         """The stored event, or None when this (channel, dedupe key) was stored before."""
         loop = asyncio.get_running_loop()
         self._last_arrival = loop.time()
-        future: asyncio.Future[InboundEvent | None] = loop.create_future()
+        future: asyncio.Future[Accepted | None] = loop.create_future()
         self._queue.append(_Pending(incoming, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="wecom-intake")
@@ -81,42 +83,33 @@ class Intake:
                 elif event is not None:
                     self.on_late(event)
 
-    async def _insert(self, batch: list[_Pending]) -> list[InboundEvent | None]:
+    async def _insert(self, batch: list[_Pending]) -> list[Accepted | None]:
         now = self.clock.now()
         first: dict[tuple[str, str], int] = {}
         for index, pending in enumerate(batch):
             first.setdefault(_key(pending.incoming), index)
-        payloads = {index: batch[index].incoming.payload() for index in first.values()}
-        rows = [(batch[index].incoming, payloads[index]) for index in first.values()]
-        ids = await _insert_rows(connections.get("default"), rows, now)
-        events: list[InboundEvent | None] = []
+        ids = await _insert_rows(connections.get("default"),
+                                 [batch[index].incoming for index in first.values()], now)
+        accepted: list[Accepted | None] = []
         for index, pending in enumerate(batch):
             key = _key(pending.incoming)
             row_id = ids.get(key) if first[key] == index else None
-            events.append(None if row_id is None else _event(row_id, pending.incoming,
-                                                             payloads[index], now))
-        return events
+            accepted.append(None if row_id is None else Accepted(row_id, pending.incoming))
+        return accepted
 
 
 def _key(incoming: Incoming) -> tuple[str, str]:
     return incoming.channel, incoming.dedupe_key[:255]
 
 
-def _event(row_id: int, incoming: Incoming, payload: dict[str, Any],
-           now: datetime) -> InboundEvent:
-    return InboundEvent(id=row_id, channel=incoming.channel, dedupe_key=incoming.dedupe_key[:255],
-                        user_id=incoming.user_id, payload=payload, status="received",
-                        attempts=0, received_at=now)
-
-
-async def _insert_rows(client: Any, rows: list[tuple[Incoming, dict[str, Any]]],
+async def _insert_rows(client: Any, rows: list[Incoming],
                        now: datetime) -> dict[tuple[str, str], int]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: the ids of the rows that were new."""
     fields = InboundEvent._meta.fields_map
     values: list[Any] = []
-    for incoming, payload in rows:
+    for incoming in rows:
         row = {"channel": incoming.channel, "dedupe_key": incoming.dedupe_key[:255],
-               "user_id": incoming.user_id, "payload": payload,
+               "user_id": incoming.user_id, "payload": incoming.payload(),
                "status": "received", "attempts": 0, "received_at": now}
         values.extend(fields[name].to_db_value(row[name], InboundEvent) for name in COLUMNS)
     postgres = client.capabilities.dialect == "postgres"

@@ -170,9 +170,9 @@ async def test_a_turn_the_recovery_job_ran_during_a_long_queue_is_not_run_again(
     dispatcher = bot.app[keys.DISPATCHER]
     process, runs = dispatcher.process, []
 
-    async def counted(event: Any) -> Any:
-        runs.append(event.id)
-        return await process(event)
+    async def counted(accepted: Any) -> Any:
+        runs.append(accepted.event_id)
+        return await process(accepted)
     monkeypatch.setattr(dispatcher, "process", counted)
     tasks = bot.app[CALLBACK].tasks
     held = 0

@@ -61,6 +61,18 @@ def test_enter_agent_and_menu_clicks_are_events() -> None:
     assert clicked is not None and (clicked.kind, clicked.event) == ("event", "menu_tasks")
 
 
+def test_only_the_roots_own_children_are_read_and_escapes_are_decoded() -> None:
+    xml = ("<xml><ToUserName><![CDATA[wwcorp]]></ToUserName>"
+           "<FromUserName><![CDATA[zhang_t]]></FromUserName><CreateTime>1795000000</CreateTime>"
+           "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event>"
+           "<SelectedItems><SelectedItem><TaskId>inner</TaskId></SelectedItem></SelectedItems>"
+           "<TaskId><![CDATA[a7-x]]></TaskId><EventKey>approve</EventKey>"
+           "<Content>R&amp;D <![CDATA[<b>]]></Content></xml>")
+    message = parse_message(xml)
+    assert (message.task_id, message.event_key) == ("a7-x", "approve")
+    assert message.content == "R&D <b>"
+
+
 def test_template_card_event_is_parsed_without_wechatpy() -> None:
     xml = event("template_card_event", EventKey="approve", TaskId="a12-0f3c9e",
                 CardType="button_interaction", ResponseCode="rc-fresh")
@@ -112,6 +124,8 @@ def test_events_campusbot_ignores_and_inactivity_warnings(
     '<!DOCTYPE xml [<!ENTITY a "aaaa">]><xml><FromUserName>&a;</FromUserName></xml>',
     '<!DOCTYPE xml SYSTEM "http://evil/x.dtd"><xml/>',
     "<root><FromUserName>u</FromUserName></root>",
+    "<xml><FromUserName>u</FromUserName><MsgType>text</MsgType>",           # cut short
+    "<xml><FromUserName>&undefined;</FromUserName></xml>",                 # unknown entity
 ])
 def test_malformed_messages_are_refused(body: str) -> None:
     with pytest.raises(MessageError):

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from bot import keys
+from bot.background import background_work, settle_memory
 from bot.channels import simulator
 from bot.channels.wecom import callback as wecom_callback
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.scheduler import build_scheduler
 from bot.services import build_services, load_directory
 from storage.db import close_db, init_db, ping
 
@@ -32,7 +29,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                background: bool = True) -> web.Application:
     """Build the application; nothing connects until it starts.
 
-    `background=False` leaves out the scheduler and the outbox loop (tests drive them by hand).
+    `background=False` leaves out the scheduler and the outbox loop (tests drive them by hand);
+    so does `[server] run_turns = false`, where `campusbot worker` processes run them.
     """
     app = web.Application(client_max_size=64 * 1024)
     app[keys.SETTINGS] = settings
@@ -69,28 +67,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         log.warning("the simulator is on beside a real channel: anyone who reaches /sim can act "
                     "as any user. Set [simulator] enabled = false in production.")
     yield
-    for channel in services.channels.values():
-        close = getattr(channel, "close", None)
-        if close is not None:  # channels with an HTTP client (WeCom) release it here
-            await close()
+    await services.close_channels()
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
-    # The catalog, the machines and the search index live as long as the server: out of the
-    # collector's sight, full collections stop walking them (p99 of the WeCom callback under
-    # load 115-122 ms -> 60 ms, docs/benchmarks.md).
-    gc.collect()
-    gc.freeze()
-    sender_task = asyncio.create_task(app[keys.SENDER].run(), name="outbox-sender")
-    scheduler = build_scheduler(app[keys.JOBS], app[keys.SETTINGS].zone)
-    scheduler.start()
-    # events a previous process stored but never finished are replayed at once
-    replay = asyncio.create_task(app[keys.JOBS].replay_unprocessed(), name="replay-inbound")
-    yield
-    scheduler.shutdown(wait=False)
-    for task in (sender_task, replay):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
+    settings = app[keys.SETTINGS]
+    if not settings.server.run_turns:  # `campusbot worker` processes do this work
+        settle_memory()
+        yield
+        return
+    async with background_work(app[keys.SENDER], app[keys.JOBS], settings.zone):
+        yield

@@ -1,6 +1,8 @@
 """The `campusbot` command.
 
     campusbot serve [--config PATH]            run the bot (callback server, simulator, jobs)
+    campusbot worker [--config PATH]           run turns, outbox and jobs for servers with
+                                                [server] run_turns = false
     campusbot chat --as USER [--url URL]        chat in the terminal through the running server
     campusbot flows check [PATH]                validate flow files, every problem at once
     (see bot/cli_flows.py for the other flow tools)
@@ -45,6 +47,22 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    from bot.worker import run_worker
+    from flows.problems import FlowFileError
+    from storage.directory import DirectoryFileError
+
+    settings = settings_from(args)
+    configure(settings.log.level)
+    print("campusbot worker 启动：处理对话、发送消息、运行定时任务")
+    try:
+        run_worker(settings)
+    except (FlowFileError, DirectoryFileError) as exc:
+        print(f"启动失败：\n{exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="campusbot", description="网上办事大厅聊天机器人")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="启动机器人服务")
     serve_parser.add_argument("--config", help="配置文件（默认 ./config.toml 或内置默认值）")
     serve_parser.set_defaults(func=serve)
+
+    worker_parser = commands.add_parser(
+        "worker", help="只处理对话、消息发送和定时任务（配合 run_turns = false 的服务）")
+    worker_parser.add_argument("--config", help="配置文件（默认 ./config.toml 或内置默认值）")
+    worker_parser.set_defaults(func=worker)
 
     chat_parser = commands.add_parser("chat", help="在终端里以某个用户身份聊天（经由模拟器）")
     chat_parser.add_argument("--as", dest="user", required=True, help="用户 id，例如 zhang_t")

@@ -25,11 +25,19 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     timezone: str = "Asia/Shanghai"
+    #: false: this server only verifies, stores and acknowledges callbacks, and
+    #: `campusbot worker` processes run the turns, the outbox and the periodic jobs
+    run_turns: bool = True
 
 
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite://data/campusbot.sqlite3"
+
+    def parallel_turns(self) -> int:
+        """SQLite has one connection: parallel turns would only queue for it. PostgreSQL has a
+        pool, and a few turns in parallel overlap their round trips."""
+        return 4 if self.url.startswith(("postgres", "asyncpg")) else 1
 
 
 @dataclass(frozen=True)

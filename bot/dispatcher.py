@@ -143,6 +143,8 @@ class Dispatcher:
                 log.info("user not in directory: %s", incoming.user_id)
             else:
                 conversation = await lock_conversation(person.id, now)
+                if not await inbound.is_pending(event_id):
+                    raise AlreadyProcessed  # another worker ran it while this one waited
                 conversation.last_channel = incoming.channel
                 await self.handlers.handle(turn, conversation, incoming)
                 await save_conversation(conversation, now)

@@ -37,6 +37,12 @@ class Services:
     directory: DatabaseDirectory
     flowcharts: Flowcharts
 
+    async def close_channels(self) -> None:
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:  # channels with an HTTP client (WeCom) release it here
+                await close()
+
 
 def action_registry() -> ActionRegistry:
     return ActionRegistry().merge(check_actions)

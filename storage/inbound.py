@@ -44,6 +44,27 @@ async def unprocessed(older_than: datetime, limit: int = 50) -> list[InboundEven
         "id").limit(limit)
 
 
+async def next_per_user(limit: int, skip_users: set[str]) -> list[InboundEvent]:
+    """For the turn workers: each user's oldest event still waiting for its turn.
+
+    Only the oldest per user, so that workers in several processes keep each user's messages
+    in order: while one worker runs it, another that picks it too finds it done (see
+    `Dispatcher`), and the user's next message waits its turn. A user whose oldest event a turn
+    already failed on (attempts > 0) waits for the recovery job, which retries it with back-off
+    and, after the last try, lets the user's later messages through.
+    """
+    rows = await InboundEvent.filter(status="received").order_by("id").limit(limit * 4)
+    oldest: dict[str, InboundEvent] = {}
+    for row in rows:
+        oldest.setdefault(row.user_id, row)
+    return [row for user, row in oldest.items()
+            if row.attempts == 0 and user not in skip_users][:limit]
+
+
+async def is_pending(event_id: int) -> bool:
+    return await InboundEvent.filter(id=event_id, status="received").exists()
+
+
 async def get_event(event_id: int) -> InboundEvent | None:
     return await InboundEvent.get_or_none(id=event_id)
 

@@ -4,10 +4,6 @@ database, continues every dialog at the same question."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -18,6 +14,7 @@ from bot.app import create_app
 from bot.clock import FixedClock
 from bot.config import Settings
 from tests.conftest import Sim, render, wipe_database
+from tests.processes import processes
 
 
 async def test_a_restart_continues_the_dialog_at_the_same_question(
@@ -38,48 +35,12 @@ async def test_a_restart_continues_the_dialog_at_the_same_question(
         assert "请假天数" in answered
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def two_servers(database_url: str) -> AsyncIterator[list[str]]:
     """Two real `campusbot serve` processes on one database."""
     await wipe_database(database_url)
-    urls, processes = [], []
-    for _ in range(2):
-        port = _free_port()
-        env = {**os.environ, "CAMPUSBOT_DATABASE__URL": database_url,
-               "CAMPUSBOT_SERVER__PORT": str(port), "CAMPUSBOT_LOG__LEVEL": "WARNING"}
-        processes.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        urls.append(f"http://127.0.0.1:{port}")
-        await _wait_healthy(urls[-1], processes[-1])
-    try:
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
-            if process.stderr:
-                process.stderr.close()
-
-
-async def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
-            try:
-                async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} did not start")
+    with processes(database_url) as started:
+        yield [await started.serve(), await started.serve()]
 
 
 async def _say(session: aiohttp.ClientSession, url: str, user: str, text: str) -> str:

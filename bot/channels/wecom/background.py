@@ -24,6 +24,10 @@ class TaskSet:
     def __init__(self, *, limit: int = 1, defer_while: Callable[[], bool] | None = None,
                  max_defer: float = 0.05) -> None:
         self._slots = asyncio.Semaphore(limit)
+        # Turns leave the wait one by one in the order they came, so each reaches the
+        # dispatcher's per-user lock in arrival order: two messages of one user, deferred side
+        # by side, could otherwise wake in either order and be answered out of order.
+        self._in_order = asyncio.Lock()
         self._defer_while = defer_while
         self._max_defer = max_defer
         self._tasks: set[asyncio.Task[None]] = set()
@@ -41,7 +45,8 @@ class TaskSet:
 
     async def _run(self, work: Callable[[], Awaitable[object]], name: str) -> None:
         async with self._slots:
-            await self._defer()
+            async with self._in_order:
+                await self._defer()
             try:
                 await work()
             except asyncio.CancelledError:

@@ -4,8 +4,9 @@ POST, answered well within WeCom's 5 s (it retries, and disables apps that keep 
     check the query and size → parse the envelope → verify the signature → decrypt (receive id
     = CorpID) → parse → for a card tap keep its fresh response code → store the event (group
     commit, intake.py; a duplicate is dropped, as `Dispatcher.accept` does) → answer an empty
-    200; the turn runs afterwards in a tracked background task (`Dispatcher.process`) and
-    replies go out through the API.
+    200; the turn runs afterwards in a tracked background task (`Dispatcher.process`), or in a
+    `campusbot worker` process when `[server] run_turns = false`, and replies go out through
+    the API.
 
 Bad input gets a 4xx with an empty body: 400 malformed, 403 not from WeCom (signature, receive
 id, stale timestamp), 413 too large. Only a database that cannot store the event gets a 503,
@@ -60,11 +61,14 @@ class Rejected(Exception):
 
 
 class WecomCallback:
-    def __init__(self, settings: WecomSettings, clock: Clock, *, turn_slots: int = 1) -> None:
+    def __init__(self, settings: WecomSettings, clock: Clock, *, turn_slots: int = 1,
+                 run_turns: bool = True) -> None:
         self.crypto = WecomCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
         self.agent_id = str(settings.agent_id)
         self.clock = clock
         self.dispatcher: Dispatcher | None = None
+        #: false: stored events are left to `campusbot worker` processes (bot/turn_runner.py)
+        self.run_turns = run_turns
         self.intake = Intake(clock, on_late=self._schedule)
         self.tasks = TaskSet(limit=turn_slots, defer_while=self.intake.busy)
 
@@ -162,6 +166,8 @@ class WecomCallback:
             raise Rejected(403, "bad signature") from None
 
     def _schedule(self, accepted: Accepted) -> None:
+        if not self.run_turns:
+            return
         dispatcher = self.dispatcher
         assert dispatcher is not None, "callbacks arrive only after start-up"
         queued = time.monotonic()
@@ -207,10 +213,9 @@ CALLBACK = web.AppKey("wecom_callback", WecomCallback)
 def register(app: web.Application) -> None:
     """Add the callback routes; the caller checks that [wecom] is enabled."""
     settings = app[keys.SETTINGS]
-    # SQLite has one connection: parallel turns would only queue for it. PostgreSQL has a
-    # pool, and a few turns in parallel overlap their round trips.
-    postgres = settings.database.url.startswith(("postgres", "asyncpg"))
-    callback = WecomCallback(settings.wecom, app[keys.CLOCK], turn_slots=4 if postgres else 1)
+    callback = WecomCallback(settings.wecom, app[keys.CLOCK],
+                             turn_slots=settings.database.parallel_turns(),
+                             run_turns=settings.server.run_turns)
     app[CALLBACK] = callback
     app.router.add_get(PATH, callback.verify_url)
     app.router.add_post(PATH, callback.receive)

@@ -4,13 +4,8 @@ that reaches both, at the same moment, has exactly one effect."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -28,29 +23,9 @@ from tests.bot.channels.wecom.conftest import (
 from tests.conftest import wipe_database
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
+from tests.processes import processes, wecom_env
 
 USERS = ["zhang_t", "li_dean", "hr_chen", "math_dean", "it_xu"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
-            try:
-                async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} did not start")
 
 
 @pytest.fixture
@@ -60,30 +35,10 @@ async def replicas(database_url: str) -> AsyncIterator[tuple[FakeWecom, list[str
                      members=demo_members())
     server = TestServer(fake.app, host="127.0.0.1")
     await server.start_server()
-    urls, processes = [], []
     try:
-        for _ in range(2):
-            port = _free_port()
-            env = {**os.environ, "CAMPUSBOT_DATABASE__URL": database_url,
-                   "CAMPUSBOT_SERVER__PORT": str(port), "CAMPUSBOT_LOG__LEVEL": "WARNING",
-                   "CAMPUSBOT_SIMULATOR__ENABLED": "false", "CAMPUSBOT_WECOM__ENABLED": "true",
-                   "CAMPUSBOT_WECOM__CORP_ID": CORP_ID,
-                   "CAMPUSBOT_WECOM__AGENT_ID": str(AGENT_ID),
-                   "CAMPUSBOT_WECOM__SECRET": SECRET, "CAMPUSBOT_WECOM__TOKEN": TOKEN,
-                   "CAMPUSBOT_WECOM__ENCODING_AES_KEY": AES_KEY,
-                   "CAMPUSBOT_WECOM__API_BASE": str(server.make_url("")).rstrip("/")}
-            processes.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"],
-                                              env=env, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.PIPE))
-            urls.append(f"http://127.0.0.1:{port}")
-            await _wait_healthy(urls[-1], processes[-1])
-        yield fake, urls
+        with processes(database_url, wecom_env(str(server.make_url("")).rstrip("/"))) as started:
+            yield fake, [await started.serve(), await started.serve()]
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=15)
-            if process.stderr:
-                process.stderr.close()
         fake.release()
         await server.close()
 

@@ -1,0 +1,100 @@
+"""Runs the turns of stored inbound events in a `campusbot worker` process.
+
+With `[server] run_turns = false` a server only verifies, stores and acknowledges callbacks;
+workers pick the stored events up from the database and run their turns. Each poll takes every
+user's oldest waiting event (`inbound.next_per_user`), so a user's messages stay in order across
+any number of workers, and runs them `slots` at a time. An event whose turn fails is left to the
+recovery job (bot/scheduler.py), which retries it with back-off and gives up after a few tries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot.dispatcher import Accepted, Dispatcher
+from storage import inbound
+
+log = logging.getLogger("campusbot.worker")
+
+POLL_SECONDS = 0.05
+
+
+class TurnRunner:
+    def __init__(self, dispatcher: Dispatcher, *, slots: int,
+                 poll_seconds: float = POLL_SECONDS) -> None:
+        self.dispatcher = dispatcher
+        self.slots = slots
+        self.poll_seconds = poll_seconds
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._users: set[str] = set()
+        self._finished = asyncio.Event()
+
+    async def run(self) -> None:
+        """Until cancelled: start every waiting turn a free slot allows, then wait."""
+        while True:
+            try:
+                started = await self.start_waiting()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup: try again next poll
+                log.exception("turn worker poll failed")
+                started = 0
+            if started == 0 or len(self._running) >= self.slots:
+                self._finished.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._finished.wait(), self.poll_seconds)
+
+    async def start_waiting(self) -> int:
+        free = self.slots - len(self._running)
+        if free <= 0:
+            return 0
+        rows = await inbound.next_per_user(free, skip_users=self._users)
+        for row in rows:
+            self._start(Accepted.of(row), row.user_id)
+        return len(rows)
+
+    async def run_all(self) -> int:
+        """Run every waiting turn, including those the turns themselves cause; for tests and
+        for draining. Returns how many turns ran."""
+        ran = 0
+        while started := await self.start_waiting():
+            ran += started
+            await self.idle()
+        return ran
+
+    def _start(self, accepted: Accepted, user_id: str) -> None:
+        self._users.add(user_id)
+        task = asyncio.create_task(self._turn(accepted), name=f"turn-{accepted.event_id}")
+        self._running[accepted.event_id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._running.pop(accepted.event_id, None)
+            self._users.discard(user_id)
+            self._finished.set()
+        task.add_done_callback(done)
+
+    async def _turn(self, accepted: Accepted) -> None:
+        try:
+            await self.dispatcher.process(accepted)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("turn of inbound event %s failed; the recovery job retries it",
+                          accepted.event_id)
+            with contextlib.suppress(Exception):
+                await inbound.bump_attempts(accepted.event_id)
+
+    async def idle(self) -> None:
+        while self._running:
+            await asyncio.wait(list(self._running.values()))
+
+    async def drain(self, grace: float) -> None:
+        """At shutdown: let running turns finish for up to `grace` s, then cancel the rest (their
+        events stay stored and run again later)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), grace)
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)

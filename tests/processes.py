@@ -1,0 +1,90 @@
+"""Real `campusbot serve` and `campusbot worker` processes for the tests that need several."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import aiohttp
+
+from tests.bot.channels.wecom.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wecom_env(api_base: str) -> dict[str, str]:
+    """The WeCom channel on, pointed at a fake WeCom; the simulator off."""
+    return {"CAMPUSBOT_SIMULATOR__ENABLED": "false", "CAMPUSBOT_WECOM__ENABLED": "true",
+            "CAMPUSBOT_WECOM__CORP_ID": CORP_ID, "CAMPUSBOT_WECOM__AGENT_ID": str(AGENT_ID),
+            "CAMPUSBOT_WECOM__SECRET": SECRET, "CAMPUSBOT_WECOM__TOKEN": TOKEN,
+            "CAMPUSBOT_WECOM__ENCODING_AES_KEY": AES_KEY, "CAMPUSBOT_WECOM__API_BASE": api_base}
+
+
+class Processes:
+    """Starts campusbot processes on one database; stops them all at the end."""
+
+    def __init__(self, database_url: str, env: Mapping[str, str] | None = None) -> None:
+        self.env = {**os.environ, "CAMPUSBOT_DATABASE__URL": database_url,
+                    "CAMPUSBOT_LOG__LEVEL": "WARNING", **(env or {})}
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def _start(self, command: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", command],
+                                   env={**self.env, **env}, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        self.running.append(process)
+        return process
+
+    async def serve(self, **env: str) -> str:
+        """A server; returns its base URL once it answers /healthz."""
+        port = free_port()
+        process = self._start("serve", {"CAMPUSBOT_SERVER__PORT": str(port), **env})
+        url = f"http://127.0.0.1:{port}"
+        await wait_healthy(url, process)
+        return url
+
+    def worker(self, **env: str) -> subprocess.Popen[bytes]:
+        return self._start("worker", env)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.running:
+            process.wait(timeout=15)
+            if process.stderr:
+                process.stderr.close()
+
+
+@contextmanager
+def processes(database_url: str, env: Mapping[str, str] | None = None) -> Iterator[Processes]:
+    started = Processes(database_url, env)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} did not start")

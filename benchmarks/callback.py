@@ -241,11 +241,14 @@ class Servers:
     token: str
     key: str
     database: str
+    workers: list[subprocess.Popen[bytes]]
 
     def stop(self) -> None:
         self.bot.send_signal(signal.SIGINT)   # a clean exit, so a profile gets written
         self.floor.terminate()
-        for process in (self.bot, self.floor):
+        for worker in self.workers:
+            worker.terminate()
+        for process in (self.bot, self.floor, *self.workers):
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -270,16 +273,22 @@ def start(args: argparse.Namespace) -> Servers:
            "CAMPUSBOT_WECOM__CORP_ID": CORP_ID, "CAMPUSBOT_WECOM__AGENT_ID": str(AGENT_ID),
            "CAMPUSBOT_WECOM__SECRET": "bench", "CAMPUSBOT_WECOM__TOKEN": token,
            "CAMPUSBOT_WECOM__ENCODING_AES_KEY": key,
-           "CAMPUSBOT_WECOM__API_BASE": f"http://127.0.0.1:{floor_port}"}
+           "CAMPUSBOT_WECOM__API_BASE": f"http://127.0.0.1:{floor_port}",
+           # with workers, the server only answers callbacks and they run the turns
+           "CAMPUSBOT_SERVER__RUN_TURNS": "false" if args.workers else "true"}
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
     # its log goes to a file: an unread pipe fills up and blocks the server mid-run
     log = (folder / "campusbot.log").open("wb")
     bot = subprocess.Popen([sys.executable, *profile, "-m", "bot.cli", "serve"], cwd=ROOT,
                            env=env, stdout=subprocess.DEVNULL, stderr=log)
+    workers = []
+    for _ in range(args.workers):
+        workers.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT,
+                                        env=env, stdout=subprocess.DEVNULL, stderr=log))
     log.close()
     print(f"campusbot log: {folder / 'campusbot.log'}", file=sys.stderr)
     return Servers(floor, bot, f"http://127.0.0.1:{floor_port}",
-                   f"http://127.0.0.1:{bot_port}", token, key, database)
+                   f"http://127.0.0.1:{bot_port}", token, key, database, workers)
 
 
 async def measure(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]]:
@@ -351,12 +360,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run turns in this many `campusbot worker` processes, the server "
+                             "with [server] run_turns = false (default 0: turns in the server)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--profile", help="run campusbot under cProfile, stats to this file")
     args = parser.parse_args()
     servers = start(args)
-    print(json.dumps({**machine(), "database": servers.database.split("://")[0]},
-                     ensure_ascii=False))
+    print(json.dumps({**machine(), "database": servers.database.split("://")[0],
+                      "workers": args.workers}, ensure_ascii=False))
     print(HEADER)
     try:
         rows = asyncio.run(measure(args, servers))
@@ -364,7 +376,8 @@ def main() -> None:
         servers.stop()
     if args.json:
         results = {"machine": machine(), "database": servers.database.split("://")[0],
-                   "requests": args.requests, "repeats": args.repeats, "rows": rows}
+                   "workers": args.workers, "requests": args.requests, "repeats": args.repeats,
+                   "rows": rows}
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
 
 

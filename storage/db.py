@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +45,46 @@ def is_postgres() -> bool:
 async def init_db(url: str) -> None:
     """Connect and bring the schema up to date (creating it on a new database)."""
     config = tortoise_config(url)
-    await migrate(config=config)
+    async with _migration_lock(config["connections"]["default"]):
+        await migrate(config=config)
     await Tortoise.close_connections()
     await Tortoise.init(config=config)
     log.info("database ready (%s)", connections.get("default").capabilities.dialect)
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(connection: dict[str, Any]) -> AsyncIterator[None]:
+    """One process migrates at a time: servers and workers started together on a new database
+    would otherwise all try to create the same tables, and all but one fail."""
+    credentials = connection["credentials"]
+    if connection["engine"].endswith("asyncpg"):
+        import asyncpg  # type: ignore[import-untyped]
+
+        session = await asyncpg.connect(
+            host=credentials.get("host"), port=credentials.get("port"),
+            user=credentials.get("user"), password=credentials.get("password"),
+            database=credentials.get("database"))
+        try:
+            await session.execute("SELECT pg_advisory_lock(hashtext('campusbot-migrate'))")
+            yield
+        finally:
+            await session.close()  # ends the session, and with it the lock
+        return
+    path = credentials.get("file_path", "")
+    if not path or path == ":memory:":
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory file locks; start one process first there
+        yield
+        return
+    descriptor = os.open(f"{path}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 async def close_db() -> None:

@@ -49,8 +49,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    await init_db(settings.database.url)
-    await load_directory(settings)
+    await init_db(settings.database.url, setup=lambda: load_directory(settings))
     yield
     await close_db()
 

@@ -33,10 +33,9 @@ class Worker:
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
-        await init_db(self.settings.database.url)
+        await init_db(self.settings.database.url, setup=lambda: load_directory(self.settings))
         services: Services | None = None
         try:
-            await load_directory(self.settings)
             services = await build_services(self.settings, self.clock)
             runner = TurnRunner(services.dispatcher,
                                 slots=self.settings.database.parallel_turns())

@@ -100,8 +100,9 @@ async def pending_tasks_for(approver_id: str, limit: int = 20) -> list[ApprovalT
 
 
 async def save_task(task: ApprovalTask) -> None:
-    await task.save(update_fields=["status", "comment", "decided_by", "decided_at",
-                                   "response_code"])
+    # not response_code: callbacks keep it up to date outside the turn, and writing back the
+    # value loaded at the start of the turn could bring back a code WeCom already used up
+    await task.save(update_fields=["status", "comment", "decided_by", "decided_at"])
 
 
 async def set_response_code(card_key: str, code: str) -> None:

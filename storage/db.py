@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +42,25 @@ def is_postgres() -> bool:
     return connections.get("default").capabilities.dialect == "postgres"
 
 
-async def init_db(url: str) -> None:
-    """Connect and bring the schema up to date (creating it on a new database)."""
+async def init_db(url: str, *, setup: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Connect and bring the schema up to date (creating it on a new database), then run
+    `setup` (e.g. loading the directory file) — both under a lock shared by every process on
+    this database, so processes started together neither migrate nor load at the same time."""
     config = tortoise_config(url)
-    async with _migration_lock(config["connections"]["default"]):
+    async with _start_up_lock(config["connections"]["default"]):
         await migrate(config=config)
-    await Tortoise.close_connections()
-    await Tortoise.init(config=config)
+        await Tortoise.close_connections()
+        await Tortoise.init(config=config)
+        if setup is not None:
+            await setup()
     log.info("database ready (%s)", connections.get("default").capabilities.dialect)
 
 
 @contextlib.asynccontextmanager
-async def _migration_lock(connection: dict[str, Any]) -> AsyncIterator[None]:
-    """One process migrates at a time: servers and workers started together on a new database
-    would otherwise all try to create the same tables, and all but one fail."""
+async def _start_up_lock(connection: dict[str, Any]) -> AsyncIterator[None]:
+    """One process starts at a time: servers and workers started together on a new database
+    would otherwise all try to create the same tables (all but one fail), and on SQLite their
+    directory loads would collide ("database is locked")."""
     credentials = connection["credentials"]
     if connection["engine"].endswith("asyncpg"):
         import asyncpg  # type: ignore[import-untyped]
@@ -65,7 +70,7 @@ async def _migration_lock(connection: dict[str, Any]) -> AsyncIterator[None]:
             user=credentials.get("user"), password=credentials.get("password"),
             database=credentials.get("database"))
         try:
-            await session.execute("SELECT pg_advisory_lock(hashtext('campusbot-migrate'))")
+            await session.execute("SELECT pg_advisory_lock(hashtext('campusbot-start-up'))")
             yield
         finally:
             await session.close()  # ends the session, and with it the lock
@@ -79,7 +84,7 @@ async def _migration_lock(connection: dict[str, Any]) -> AsyncIterator[None]:
     except ImportError:  # Windows: no advisory file locks; start one process first there
         yield
         return
-    descriptor = os.open(f"{path}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    descriptor = os.open(f"{path}.start-up-lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
         await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
         yield

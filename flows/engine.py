@@ -427,8 +427,23 @@ class FlowEngine:
         if task.status != "pending" or application.state != stage_state(task.stage_id):
             final = _task_outcome(task, application)
             turn.reply(CardUpdate(task.card_key, final, recipients=(turn.user.id,)))
-            raise TapRefused(f"该申请（编号 #{application.id}）{final}，无需重复操作。")
+            by_whom = await self._decided_by_whom(task, application, turn)
+            raise TapRefused(f"该申请（编号 #{application.id}）{final}{by_whom}，无需重复操作。")
         return task, application, definition
+
+    async def _decided_by_whom(self, task: ApprovalTask, application: Application,
+                               turn: Turn) -> str:
+        """"（王处长，11月26日 10:05）" for a late tap: who decided the stage, and when."""
+        decided = task if task.decided_by else next(
+            (t for t in await store.stage_tasks(application.id, task.stage_id)
+             if t.decided_by and t.status in ("approved", "rejected")), None)
+        if decided is None or decided.decided_at is None or decided.decided_by is None:
+            return ""
+        person = await self.directory.person(decided.decided_by)
+        name = "您" if decided.decided_by == turn.user.id else (
+            person.name if person else decided.decided_by)
+        at = decided.decided_at.astimezone(turn.timezone)
+        return f"（{name}，{at.month}月{at.day}日 {at:%H:%M}）"
 
     async def check_tap(self, turn: Turn, card_key: str) -> ApprovalTask:
         """Validate a tap before asking the approver for a reason or a transfer target."""

@@ -102,7 +102,8 @@ async def test_a_late_tap_on_a_decided_card_gets_the_final_state(bot: Bot) -> No
     await bot.wecom.tap(HEAD, card.task_id, "reject", late=True)
     await bot.settle()
     assert card.replaced[HEAD].startswith("已同意")        # the engine's final state
-    assert any("无需重复操作" in t for t in bot.fake.texts(HEAD))
+    late = next(t for t in bot.fake.texts(HEAD) if "无需重复操作" in t)
+    assert "已同意（您，11月26日 09:00）" in late            # what happened, by whom, when
     assert not any("驳回理由" in t for t in bot.fake.texts(HEAD))
     assert (await Application.get(applicant_id=TEACHER)).status == "followup"
     # a tap after the card was updated everywhere (an old client) changes nothing either
@@ -232,3 +233,7 @@ async def test_a_decision_updates_the_card_of_every_recipient(two_it_support: Bo
     assert xu.replaced["it_xu"].startswith("已办结（马工")   # updated with its send code
     assert "马工已办结" in bot.fake.texts(TEACHER)[-1]
     assert "马工、徐工" in bot.fake.texts(TEACHER)[-2]
+    # 徐工 taps his card before its update arrived: he is told who already did it, and when
+    await bot.wecom.tap("it_xu", xu.task_id, "approve", late=True)
+    await bot.settle()
+    assert "（马工，11月26日 09:00）" in bot.fake.texts("it_xu")[-1]

@@ -425,25 +425,26 @@ class FlowEngine:
         if definition is None:
             raise TapRefused("该事项的流程已更新，请联系经办部门处理。")
         if task.status != "pending" or application.state != stage_state(task.stage_id):
-            final = _task_outcome(task, application)
-            turn.reply(CardUpdate(task.card_key, final, recipients=(turn.user.id,)))
-            by_whom = await self._decided_by_whom(task, application, turn)
-            raise TapRefused(f"该申请（编号 #{application.id}）{final}{by_whom}，无需重复操作。")
+            raise await self._late_tap(turn, task, application)
         return task, application, definition
 
-    async def _decided_by_whom(self, task: ApprovalTask, application: Application,
-                               turn: Turn) -> str:
-        """"（王处长，11月26日 10:05）" for a late tap: who decided the stage, and when."""
+    async def _late_tap(self, turn: Turn, task: ApprovalTask,
+                        application: Application) -> TapRefused:
+        """A tap on a card already decided: the card shows the final state again, and the
+        approver is told what happened, by whom and when (e.g. 已办结（马工，11月26日 09:00）)."""
+        final = _task_outcome(task, application)
         decided = task if task.decided_by else next(
             (t for t in await store.stage_tasks(application.id, task.stage_id)
              if t.decided_by and t.status in ("approved", "rejected")), None)
-        if decided is None or decided.decided_at is None or decided.decided_by is None:
-            return ""
-        person = await self.directory.person(decided.decided_by)
-        name = "您" if decided.decided_by == turn.user.id else (
-            person.name if person else decided.decided_by)
-        at = decided.decided_at.astimezone(turn.timezone)
-        return f"（{name}，{at.month}月{at.day}日 {at:%H:%M}）"
+        card, told = final, final
+        if decided is not None and decided.decided_by and decided.decided_at:
+            name = await self._name(decided.decided_by)
+            at = decided.decided_at.astimezone(turn.timezone)
+            card = f"{final}（{name} {at:%m-%d %H:%M}）"
+            who = "您" if decided.decided_by == turn.user.id else name
+            told = f"{final}（{who}，{at.month}月{at.day}日 {at:%H:%M}）"
+        turn.reply(CardUpdate(task.card_key, card, recipients=(turn.user.id,)))
+        return TapRefused(f"该申请（编号 #{application.id}）{told}，无需重复操作。")
 
     async def check_tap(self, turn: Turn, card_key: str) -> ApprovalTask:
         """Validate a tap before asking the approver for a reason or a transfer target."""

@@ -101,7 +101,7 @@ async def test_a_late_tap_on_a_decided_card_gets_the_final_state(bot: Bot) -> No
     # the approver taps again before the card update reached their phone
     await bot.wecom.tap(HEAD, card.task_id, "reject", late=True)
     await bot.settle()
-    assert card.replaced[HEAD].startswith("已同意")        # the engine's final state
+    assert card.replaced[HEAD].startswith("已同意（李院长")  # the final state, still with who
     late = next(t for t in bot.fake.texts(HEAD) if "无需重复操作" in t)
     assert "已同意（您，11月26日 09:00）" in late            # what happened, by whom, when
     assert not any("驳回理由" in t for t in bot.fake.texts(HEAD))

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Min
 
 from storage.models import InboundEvent
 
@@ -53,12 +54,11 @@ async def next_per_user(limit: int, skip_users: set[str]) -> list[InboundEvent]:
     already failed on (attempts > 0) waits for the recovery job, which retries it with back-off
     and, after the last try, lets the user's later messages through.
     """
-    rows = await InboundEvent.filter(status="received").order_by("id").limit(limit * 4)
-    oldest: dict[str, InboundEvent] = {}
-    for row in rows:
-        oldest.setdefault(row.user_id, row)
-    return [row for user, row in oldest.items()
-            if row.attempts == 0 and user not in skip_users][:limit]
+    heads = await InboundEvent.filter(status="received").group_by("user_id").annotate(
+        first=Min("id")).order_by("first").limit(limit + len(skip_users)).values_list(
+        "first", flat=True)
+    rows = await InboundEvent.filter(id__in=list(heads)).order_by("id")
+    return [row for row in rows if row.attempts == 0 and row.user_id not in skip_users][:limit]
 
 
 async def is_pending(event_id: int) -> bool:

@@ -54,11 +54,14 @@ async def next_per_user(limit: int, skip_users: set[str]) -> list[InboundEvent]:
     already failed on (attempts > 0) waits for the recovery job, which retries it with back-off
     and, after the last try, lets the user's later messages through.
     """
-    heads = await InboundEvent.filter(status="received").group_by("user_id").annotate(
-        first=Min("id")).order_by("first").limit(limit + len(skip_users)).values_list(
-        "first", flat=True)
-    rows = await InboundEvent.filter(id__in=list(heads)).order_by("id")
-    return [row for row in rows if row.attempts == 0 and row.user_id not in skip_users][:limit]
+    held = set(await InboundEvent.filter(status="received", attempts__gt=0).values_list(
+        "user_id", flat=True))
+    waiting = InboundEvent.filter(status="received")
+    if held | skip_users:
+        waiting = waiting.exclude(user_id__in=list(held | skip_users))
+    heads = await waiting.group_by("user_id").annotate(first=Min("id")).order_by(
+        "first").limit(limit).values_list("first", flat=True)
+    return list(await InboundEvent.filter(id__in=list(heads)).order_by("id"))
 
 
 async def is_pending(event_id: int) -> bool:

@@ -29,4 +29,6 @@ async def test_a_user_whose_oldest_message_failed_waits_for_the_recovery_job(
         client: TestClient) -> None:
     await store("zhang_t", "failed", attempts=1)
     await store("zhang_t", "later")
-    assert await inbound.next_per_user(5, skip_users=set()) == []
+    others = await store("li_dean", "others")
+    # zhang_t waits; li_dean does not wait behind him, even with room for only one
+    assert [row.id for row in await inbound.next_per_user(1, skip_users=set())] == [others.id]

@@ -35,7 +35,11 @@ from storage.models import InboundEvent
 
 log = logging.getLogger("campusbot.dispatch")
 
-MAX_ATTEMPTS = 6
+#: a turn that lost a race retries with growing back-off (about 1.5 s in all). On SQLite a
+#: transaction that read before another process wrote fails at once ("database is locked");
+#: taking the write lock first instead was measured slower: SQLite's busy handler sleeps in
+#: steps of up to 100 ms, so callbacks queued behind every turn (docs/benchmarks.md).
+MAX_ATTEMPTS = 10
 
 
 class AlreadyProcessed(Exception):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from storage.db import is_postgres
@@ -21,12 +20,6 @@ async def lock_conversation(user_id: str, now: datetime) -> Conversation:
     query = Conversation.filter(user_id=user_id)
     if is_postgres():
         query = query.select_for_update()
-    else:
-        # SQLite: take the write lock before the turn reads anything. A transaction that reads
-        # first and writes later fails at once ("database is locked") when another process
-        # (a worker, the callback server) wrote in between; one that writes first waits its turn.
-        await connections.get("default").execute_query(
-            "UPDATE conversations SET version = version WHERE user_id = ?", [user_id])
     conversation = await query.first()
     if conversation is None:
         try:

@@ -35,11 +35,13 @@ from storage.models import InboundEvent
 
 log = logging.getLogger("campusbot.dispatch")
 
-#: a turn that lost a race retries with growing back-off (about 1.5 s in all). On SQLite a
-#: transaction that read before another process wrote fails at once ("database is locked");
-#: taking the write lock first instead was measured slower: SQLite's busy handler sleeps in
-#: steps of up to 100 ms, so callbacks queued behind every turn (docs/benchmarks.md).
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 6
+#: From this attempt on, a turn takes SQLite's write lock before reading. On SQLite a turn that
+#: read before another process wrote fails at once ("database is locked"); under a steady stream
+#: of writes (a callback server storing events) it can lose every time. Taking the lock first
+#: always wins in the end but makes the other process wait, in SQLite's busy-handler sleeps, for
+#: the whole turn — measured to slow callbacks 2x when every turn did it — so only retries do.
+EXCLUSIVE_FROM_ATTEMPT = 3
 
 
 class AlreadyProcessed(Exception):
@@ -114,7 +116,8 @@ class Dispatcher:
         started = time.perf_counter()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                turn = await self._run_turn(event_id, incoming)
+                turn = await self._run_turn(event_id, incoming,
+                                             exclusive=attempt >= EXCLUSIVE_FROM_ATTEMPT)
             except AlreadyProcessed:
                 return TurnResult(turn_id="", processed=False)
             except (ConcurrentUpdate, OperationalError, TransactionManagementError) as exc:
@@ -133,7 +136,7 @@ class Dispatcher:
             return TurnResult(turn_id=turn.id, processed=True)
         raise AssertionError("unreachable")
 
-    async def _run_turn(self, event_id: int, incoming: Incoming) -> Turn:
+    async def _run_turn(self, event_id: int, incoming: Incoming, *, exclusive: bool) -> Turn:
         now = self.clock.now()
         person = await self.directory.person(incoming.user_id)
         lookup = self.user_lookups.get(incoming.channel)
@@ -146,7 +149,7 @@ class Dispatcher:
                 turn.reply(replies.NOT_IN_DIRECTORY)
                 log.info("user not in directory: %s", incoming.user_id)
             else:
-                conversation = await lock_conversation(person.id, now)
+                conversation = await lock_conversation(person.id, now, exclusive=exclusive)
                 if not await inbound.is_pending(event_id):
                     raise AlreadyProcessed  # another worker ran it while this one waited
                 conversation.last_channel = incoming.channel

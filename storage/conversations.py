@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from storage.db import is_postgres
@@ -11,7 +12,8 @@ from storage.errors import ConcurrentUpdate
 from storage.models import Conversation
 
 
-async def lock_conversation(user_id: str, now: datetime) -> Conversation:
+async def lock_conversation(user_id: str, now: datetime, *,
+                            exclusive: bool = False) -> Conversation:
     """Load (creating if needed) the user's conversation inside the current transaction.
 
     On PostgreSQL the row stays locked until the transaction ends, so a second replica's turn for
@@ -20,6 +22,9 @@ async def lock_conversation(user_id: str, now: datetime) -> Conversation:
     query = Conversation.filter(user_id=user_id)
     if is_postgres():
         query = query.select_for_update()
+    elif exclusive:  # SQLite: the write lock before any read (bot/dispatcher.py says when)
+        await connections.get("default").execute_query(
+            "UPDATE conversations SET version = version WHERE user_id = ?", [user_id])
     conversation = await query.first()
     if conversation is None:
         try:

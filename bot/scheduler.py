@@ -31,6 +31,10 @@ class Jobs:
         self.engine = engine
         self.dispatcher = dispatcher
         self.clock = clock
+        #: True in a `campusbot worker`: its turn runner takes every waiting event however old
+        #: (also those a killed worker left), so replaying is only for turns that failed. Else
+        #: a backlog older than REPLAY_AFTER would be run here too, one by one.
+        self.runner_takes_waiting = False
 
     async def expire_idle_dialogs(self) -> int:
         expired = 0
@@ -69,7 +73,8 @@ class Jobs:
     async def replay_unprocessed(self) -> int:
         """Events stored but never processed (a process died mid-turn) are run again."""
         replayed = 0
-        for event in await inbound.unprocessed(self.clock.now() - REPLAY_AFTER):
+        for event in await inbound.unprocessed(self.clock.now() - REPLAY_AFTER,
+                                               failed_only=self.runner_takes_waiting):
             attempts = await inbound.bump_attempts(event.id)
             if attempts > MAX_REPLAYS:
                 log.error("inbound event %s given up after %d attempts", event.id, attempts)

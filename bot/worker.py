@@ -39,6 +39,7 @@ class Worker:
             services = await build_services(self.settings, self.clock)
             runner = TurnRunner(services.dispatcher,
                                 slots=self.settings.database.parallel_turns())
+            services.jobs.runner_takes_waiting = True
             async with background_work(services.sender, services.jobs, self.settings.zone):
                 turns = asyncio.create_task(runner.run(), name="turn-runner")
                 log.info("worker started: %d turn(s) at a time", runner.slots)

@@ -39,10 +39,14 @@ async def bump_attempts(event_id: int) -> int:
     return event.attempts
 
 
-async def unprocessed(older_than: datetime, limit: int = 50) -> list[InboundEvent]:
-    """Events stored but never processed (the process died); replayed by the recovery job."""
-    return await InboundEvent.filter(status="received", received_at__lt=older_than).order_by(
-        "id").limit(limit)
+async def unprocessed(older_than: datetime, limit: int = 50, *,
+                      failed_only: bool = False) -> list[InboundEvent]:
+    """Events stored but never processed (the process died, or their turn failed); replayed by
+    the recovery job. `failed_only`: just those a turn already failed on."""
+    query = InboundEvent.filter(status="received", received_at__lt=older_than)
+    if failed_only:
+        query = query.filter(attempts__gt=0)
+    return await query.order_by("id").limit(limit)
 
 
 async def next_per_user(limit: int, skip_users: set[str]) -> list[InboundEvent]:

@@ -1,3 +1,17 @@
-"""The fake WeCom is also used by tests of the worker parts outside the channel's folder."""
+"""Fakes of WeCom shared by the bot's tests: `fake_wecom` on the tests' fixed clock (for a bot in
+this process), `live_wecom` on the real clock (for real campusbot processes, which check
+callbacks against the time they read)."""
 
-from tests.bot.channels.wecom.conftest import fake_wecom  # noqa: F401
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.clock import SystemClock
+from tests.bot.channels.wecom.conftest import fake_wecom, serving_fake_wecom  # noqa: F401
+from tests.fakes.wecom import FakeWecom
+
+
+@pytest.fixture
+async def live_wecom() -> AsyncIterator[FakeWecom]:
+    async with serving_fake_wecom(SystemClock()) as fake:
+        yield fake

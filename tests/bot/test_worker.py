@@ -6,38 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 
-import pytest
-from aiohttp.test_utils import TestServer
-
-from bot.clock import SystemClock
-from tests.bot.channels.wecom.conftest import (
-    AES_KEY,
-    AGENT_ID,
-    CORP_ID,
-    SECRET,
-    TOKEN,
-    demo_members,
-)
+from tests.bot.channels.wecom.conftest import AES_KEY, TOKEN
 from tests.conftest import wipe_database
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
 from tests.processes import Processes, processes, wecom_env
 
 TEACHER = "zhang_t"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeWecom]:
-    wecom = FakeWecom(SystemClock(), corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET,
-                      members=demo_members())
-    server = TestServer(wecom.app, host="127.0.0.1")
-    await server.start_server()
-    wecom.url = str(server.make_url("")).rstrip("/")  # type: ignore[attr-defined]
-    yield wecom
-    wecom.release()
-    await server.close()
 
 
 async def replies(fake: FakeWecom, user: str, count: int, seconds: float = 20) -> list[str]:
@@ -49,7 +25,8 @@ async def replies(fake: FakeWecom, user: str, count: int, seconds: float = 20) -
 
 
 async def test_messages_wait_for_a_worker_and_survive_one_killed(
-        fake: FakeWecom, database_url: str) -> None:
+        live_wecom: FakeWecom, database_url: str) -> None:
+    fake = live_wecom
     await wipe_database(database_url)
     with processes(database_url, {**wecom_env(fake.url),  # type: ignore[attr-defined]
                                   "CAMPUSBOT_SERVER__RUN_TURNS": "false"}) as started:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from bot import keys
 from bot.app import create_app
 from bot.channels.wecom.callback import CALLBACK
 from bot.channels.wecom.channel import WecomChannel
-from bot.clock import FixedClock
+from bot.clock import Clock, FixedClock
 from bot.config import Settings
 from bot.sender import OutboxSender
 from storage.directory import read_directory_file
@@ -42,16 +43,25 @@ def wecom_section(api_base: str) -> dict[str, Any]:
             "token": TOKEN, "encoding_aes_key": AES_KEY, "api_base": api_base}
 
 
-@pytest.fixture
-async def fake_wecom(clock: FixedClock) -> AsyncIterator[FakeWecom]:
+@asynccontextmanager
+async def serving_fake_wecom(clock: Clock) -> AsyncIterator[FakeWecom]:
+    """The fake WeCom on 127.0.0.1, its base URL in `.url`, with the demo directory's members."""
     fake = FakeWecom(clock, corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET,
                      members=demo_members())
     server = TestServer(fake.app, host="127.0.0.1")
     await server.start_server()
     fake.url = str(server.make_url("")).rstrip("/")  # type: ignore[attr-defined]
-    yield fake
-    fake.release()
-    await server.close()
+    try:
+        yield fake
+    finally:
+        fake.release()
+        await server.close()
+
+
+@pytest.fixture
+async def fake_wecom(clock: FixedClock) -> AsyncIterator[FakeWecom]:
+    async with serving_fake_wecom(clock) as fake:
+        yield fake
 
 
 @pytest.fixture

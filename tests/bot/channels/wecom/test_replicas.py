@@ -7,19 +7,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bot.clock import SystemClock
 from storage.db import close_db, init_db
 from storage.models import InboundEvent, OutboxMessage
-from tests.bot.channels.wecom.conftest import (
-    AES_KEY,
-    AGENT_ID,
-    CORP_ID,
-    SECRET,
-    TOKEN,
-    demo_members,
-)
+from tests.bot.channels.wecom.conftest import AES_KEY, TOKEN
 from tests.conftest import wipe_database
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
@@ -29,18 +20,11 @@ USERS = ["zhang_t", "li_dean", "hr_chen", "math_dean", "it_xu"]
 
 
 @pytest.fixture
-async def replicas(database_url: str) -> AsyncIterator[tuple[FakeWecom, list[str]]]:
+async def replicas(database_url: str,
+                   live_wecom: FakeWecom) -> AsyncIterator[tuple[FakeWecom, list[str]]]:
     await wipe_database(database_url)
-    fake = FakeWecom(SystemClock(), corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET,
-                     members=demo_members())
-    server = TestServer(fake.app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        with processes(database_url, wecom_env(str(server.make_url("")).rstrip("/"))) as started:
-            yield fake, [await started.serve(), await started.serve()]
-    finally:
-        fake.release()
-        await server.close()
+    with processes(database_url, wecom_env(live_wecom.url)) as started:  # type: ignore[attr-defined]
+        yield live_wecom, [await started.serve(), await started.serve()]
 
 
 async def test_callbacks_delivered_to_both_replicas_act_once(

@@ -4,16 +4,13 @@ event stored but never processed (a crash) is replayed."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from bot import keys
 from flows.incoming import Incoming
 from storage.models import Application, InboundEvent
-from tests.conftest import PG_URL_ENV, Sim
+from tests.conftest import Sim
 
 
 async def test_the_same_message_delivered_twice_has_one_effect(client: TestClient,
@@ -56,31 +53,3 @@ async def test_an_event_stored_but_never_processed_is_replayed(client: TestClien
     assert "教职工请销假审批" in "\n".join(m.get("text", "") for m in await sim.inbox("zhang_t"))
     assert await client.app[keys.JOBS].replay_unprocessed() == 0
 
-
-WRITER = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)
-db.execute("CREATE TABLE IF NOT EXISTS noise (n INTEGER)")
-print("ready", flush=True)
-end = time.monotonic() + float(sys.argv[2])
-while time.monotonic() < end:
-    db.execute("INSERT INTO noise VALUES (1)")
-"""
-
-
-@pytest.mark.skipif(bool(os.environ.get(PG_URL_ENV)), reason="SQLite's locking only")
-async def test_a_turn_gets_through_while_another_process_writes_without_pause(
-        client: TestClient, sim: Sim, database_url: str) -> None:
-    # another process (a callback server storing events) commits all the time: a turn that
-    # reads first and writes later keeps losing the race, so its retries take the lock first
-    path = database_url.removeprefix("sqlite://")
-    writer = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WRITER, path, "8", stdout=asyncio.subprocess.PIPE)
-    assert writer.stdout is not None
-    await writer.stdout.readline()
-    try:
-        assert "请假类型" in await sim.text("zhang_t", "我要请假")
-        assert "开始日期" in await sim.text("zhang_t", "病假")
-    finally:
-        writer.kill()
-        await writer.wait()

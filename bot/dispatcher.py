@@ -36,13 +36,13 @@ from storage.models import InboundEvent
 log = logging.getLogger("campusbot.dispatch")
 
 MAX_ATTEMPTS = 6
-#: From this attempt on, a turn takes SQLite's write lock before reading. On SQLite a turn that
-#: read before another process wrote fails at once ("database is locked"); under a steady stream
-#: of writes (a callback server storing events) it can lose every time (two turns of 24,000 did
-#: in the worker benchmark; none with this). Taking the lock first makes the other process wait,
-#: in SQLite's busy-handler sleeps, for the whole turn — measured to slow callbacks 2x when every
-#: turn did it — so only retries do. SQLite gives no fairness against a writer that never
-#: pauses; several processes belong on PostgreSQL (docs/deployment.md).
+#: From this attempt on, a turn takes SQLite's write lock before reading. On SQLite a turn
+#: that read before another process wrote fails at once ("database is locked"); under a steady
+#: stream of writes (a callback server storing events) it can lose every time: two turns did in
+#: ~12,000 of one worker benchmark run, none in 24,000 with this. Taking the lock first makes the
+#: other process wait, in SQLite's busy-handler sleeps, for the whole turn — measured to slow
+#: callbacks 2x when every turn did it — so only retries do. SQLite gives no fairness against a
+#: writer that never pauses; several processes belong on PostgreSQL (docs/deployment.md).
 EXCLUSIVE_FROM_ATTEMPT = 3
 
 

@@ -43,7 +43,7 @@ class Worker:
             async with background_work(services.sender, services.jobs, self.settings.zone):
                 turns = asyncio.create_task(runner.run(), name="turn-runner")
                 log.info("worker started: %d turn(s) at a time", runner.slots)
-                if runner.slots == 1:  # parallel_turns() is 1 only for SQLite
+                if self.settings.database.url.startswith("sqlite"):
                     log.warning("worker on SQLite: the server and the workers write one file and "
                                 "slow each other down; use PostgreSQL with workers")
                 await self.stopping.wait()

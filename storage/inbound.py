@@ -60,9 +60,10 @@ async def next_per_user(limit: int, skip_users: set[str]) -> list[InboundEvent]:
     """
     held = set(await InboundEvent.filter(status="received", attempts__gt=0).values_list(
         "user_id", flat=True))
+    excluded = held | skip_users
     waiting = InboundEvent.filter(status="received")
-    if held | skip_users:
-        waiting = waiting.exclude(user_id__in=list(held | skip_users))
+    if excluded:
+        waiting = waiting.exclude(user_id__in=list(excluded))
     heads = await waiting.group_by("user_id").annotate(first=Min("id")).order_by(
         "first").limit(limit).values_list("first", flat=True)
     return list(await InboundEvent.filter(id__in=list(heads)).order_by("id"))

@@ -37,7 +37,7 @@ from bot.channels.wecom.messages import (
 from bot.clock import Clock
 from bot.config import WecomSettings
 from bot.dispatcher import Accepted, Dispatcher
-from storage.models import InboundEvent
+from storage import inbound
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -174,8 +174,8 @@ class WecomCallback:
 
         async def turn() -> None:
             # after a long wait in a burst the recovery job may have run this event already
-            if time.monotonic() - queued > STALE_QUEUE_SECONDS and not await InboundEvent.filter(
-                    id=accepted.event_id, status="received").exists():
+            if time.monotonic() - queued > STALE_QUEUE_SECONDS and not await inbound.is_pending(
+                    accepted.event_id):
                 return
             await dispatcher.process(accepted)
         self.tasks.spawn(turn, f"wecom-turn-{accepted.event_id}")

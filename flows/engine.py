@@ -47,12 +47,12 @@ CONFIRM_WORDS = {"确认", "确定", "提交", "确认提交", "对", "没问题
 _EDIT = re.compile(r"^(?:修改|改)\s*第?\s*(\d{1,2})\s*项?$")
 
 STAGE_BUTTONS = {
-    "approve": (Button("approve", "同意", 1), Button("reject", "驳回", 3),
-                Button("transfer", "转交", 2)),
+    "approve": (Button("approve", "同意"), Button("reject", "驳回", "danger"),
+                Button("transfer", "转交", "default")),
     # a job that cannot be done (or lacks material) goes back to the applicant with a reason
-    "handle": (Button("approve", "办结", 1), Button("reject", "退回", 3),
-               Button("transfer", "转交", 2)),
-    "acknowledge": (Button("approve", "签收", 1),),
+    "handle": (Button("approve", "办结"), Button("reject", "退回", "danger"),
+               Button("transfer", "转交", "default")),
+    "acknowledge": (Button("approve", "签收"),),
 }
 DECISION_WORDS = {"approve": "同意", "reject": "驳回"}
 STAGE_DONE_WORDS = {"approve": "同意", "handle": "办结", "acknowledge": "签收"}

@@ -4,7 +4,10 @@ simulator. Each is stored in the outbox as its `payload()` dict."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+#: how a button looks, in platform-neutral terms; each channel maps it to its own styles
+ButtonStyle = Literal["primary", "default", "danger"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class Text:
 class Button:
     key: str
     text: str
-    style: int = 1
+    style: ButtonStyle = "primary"
 
 
 @dataclass(frozen=True)
@@ -67,4 +70,23 @@ class Image:
         return {"type": "image", "source": self.source, "caption": self.caption}
 
 
-Message = Text | Card | CardUpdate | Image
+@dataclass(frozen=True)
+class Choices:
+    """A question whose answer can be tapped: its text, then one button per option.
+
+    Typing an option still works. A tap comes back as `Incoming(kind="text", text=<option>,
+    card_key=<key>)`, so it takes the same path as typed text; the key tells the dialog which
+    question was answered, so a tap on a question that is no longer current is not stored
+    under another one. Channels without buttons show `text` alone (it names the options).
+    """
+
+    text: str
+    options: tuple[str, ...]
+    key: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": "choices", "text": self.text, "options": list(self.options),
+                "key": self.key}
+
+
+Message = Text | Card | CardUpdate | Image | Choices

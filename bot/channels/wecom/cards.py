@@ -25,6 +25,8 @@ BUTTON_KEY_MAX_BYTES = 1024
 TASK_ID = re.compile(r"[A-Za-z0-9_\-@]{1,128}")
 #: what the greyed-out buttons say after a decision; WeCom does not document a limit
 REPLACE_NAME_MAX = 24
+#: neutral button styles (flows.messages.ButtonStyle) as WeCom's: 1 blue, 2 grey, 3 red
+BUTTON_STYLES = {"primary": 1, "default": 2, "danger": 3}
 
 
 class CardError(ValueError):
@@ -65,7 +67,7 @@ def template_card(card: dict[str, Any]) -> dict[str, Any]:
         "horizontal_content_list": listed,
         "task_id": task_id,
         "button_list": [{"text": fit(str(b["text"]), BUTTON_TEXT_MAX),
-                         "style": min(max(int(b.get("style") or 1), 1), 4), "key": key}
+                         "style": BUTTON_STYLES.get(str(b.get("style")), 1), "key": key}
                         for b, key in zip(buttons, keys, strict=True)],
     }
     if sub_title:

@@ -17,7 +17,8 @@ from flows.messages import Button, Card
 from storage import applications as store
 from storage.models import ApprovalTask
 
-APPROVE = (Button("approve", "同意"), Button("reject", "驳回", 3), Button("transfer", "转交", 2))
+APPROVE = (Button("approve", "同意"), Button("reject", "驳回", "danger"),
+           Button("transfer", "转交", "default"))
 
 
 def card(**changes: Any) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def test_everything_is_kept_within_wecoms_limits() -> None:
              ["a", "1"], ["b", "2"], ["c", "3"], ["d", "4"], ["e", "5"]]
     result = template_card(card(
         title="报告会、研讨会、讲座和论坛活动审批" * 3, facts=facts, source="网上办事大厅" * 5,
-        buttons=[{"key": f"k{i}", "text": "非常非常非常长的按钮文字", "style": 9}
+        buttons=[{"key": f"k{i}", "text": "非常非常非常长的按钮文字", "style": "odd"}
                  for i in range(6)]))
     assert len(result["main_title"]["title"]) == 36 and result["main_title"]["title"][-1] == "…"
     assert len(result["source"]["desc"]) <= 20
@@ -59,7 +60,8 @@ def test_everything_is_kept_within_wecoms_limits() -> None:
     assert "外出联系电话：13800000000" in result["sub_title_text"]
     assert "e：5" in result["sub_title_text"]                # the seventh fact too
     assert len(result["sub_title_text"]) <= 160
-    assert all(len(b["text"]) <= 10 and b["style"] == 4 for b in result["button_list"])
+    # an unknown style falls back to WeCom's default blue
+    assert all(len(b["text"]) <= 10 and b["style"] == 1 for b in result["button_list"])
 
 
 @pytest.mark.parametrize("changes", [

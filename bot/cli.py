@@ -32,7 +32,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from bot.app import create_app
     from flows.problems import FlowFileError
-    from storage.directory import DirectoryFileError
+    from storage.directory_file import DirectoryFileError
 
     settings = settings_from(args)
     configure(settings.log.level)
@@ -50,7 +50,7 @@ def serve(args: argparse.Namespace) -> int:
 def worker(args: argparse.Namespace) -> int:
     from bot.worker import run_worker
     from flows.problems import FlowFileError
-    from storage.directory import DirectoryFileError
+    from storage.directory_file import DirectoryFileError
 
     settings = settings_from(args)
     configure(settings.log.level)

@@ -18,7 +18,6 @@ from flows.engine import FlowEngine
 from flows.turn import Turn
 from storage import applications as store
 from storage import inbound
-from storage.directory import DatabaseDirectory
 
 log = logging.getLogger("campusbot.scheduler")
 
@@ -94,8 +93,7 @@ class Jobs:
         catalog = self.engine.catalog
         if not catalog.changed_on_disk():
             return False
-        snapshot = await DatabaseDirectory().snapshot()
-        await catalog.reload(self.engine.actions, snapshot, list(snapshot.people_by_id.values()))
+        await catalog.reload(self.engine.actions)
         return True
 
     async def purge(self) -> None:

@@ -22,7 +22,9 @@ from flows.engine import EngineSettings, FlowEngine
 from flows.search import GuideIndex
 from handlers.checks import actions as check_actions
 from handlers.router import Handlers
-from storage.directory import DEMO, DatabaseDirectory, read_directory_file, save_directory
+from storage.directory import DatabaseDirectory
+from storage.directory_file import read_directory_file
+from storage.directory_store import apply_directory_file
 
 log = logging.getLogger("campusbot")
 
@@ -53,22 +55,20 @@ def catalog_path(settings: Settings) -> Path:
 
 
 async def load_directory(settings: Settings) -> None:
-    """Load the configured directory file into the database (the demo one by default)."""
-    if settings.directory.file:
-        directory = read_directory_file(settings.directory.file)
-        await save_directory(directory, "demo" if settings.directory.file == DEMO else "file")
-        log.info("directory loaded: %d departments, %d users from %s",
-                 len(directory.departments_by_id), len(directory.people_by_id),
-                 settings.directory.file)
+    """Put the configured directory file in force over the synced directory (the demo one by
+    default; none for `file = ""`)."""
+    file = read_directory_file(settings.directory.file) if settings.directory.file else None
+    if await apply_directory_file(file):
+        log.info("directory file applied: %d departments, %d users from %s",
+                 len(file.departments) if file else 0, len(file.users) if file else 0,
+                 settings.directory.file or "(none)")
 
 
 async def build_services(settings: Settings, clock: Clock,
                          extra_channels: dict[str, Channel] | None = None) -> Services:
     directory = DatabaseDirectory()
     actions = action_registry()
-    snapshot = await directory.snapshot()
-    catalog = await Catalog.load(catalog_path(settings), actions, snapshot,
-                                 list(snapshot.people_by_id.values()))
+    catalog = await Catalog.load(catalog_path(settings), actions)
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
         report_back_hour=settings.dialog.report_back_hour))

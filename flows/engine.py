@@ -16,12 +16,13 @@ from typing import Any
 
 from flows.actions import ActionRegistry, CheckContext
 from flows.answers import AnswerError, Attachment, display_value, parse_answer, short_value
-from flows.approvers import ApproverNotFound, effective_roles, resolve_approvers
+from flows.approvers import effective_roles
+from flows.assignment import assign, report_gap
 from flows.bookings import booking_conflict
 from flows.catalog import Catalog
 from flows.definition import FlowDefinition, Followup, Stage
-from flows.guide import contact_lines, days_text
-from flows.machine import FlowMachines, all_states
+from flows.guide import days_text
+from flows.machine import FlowMachines
 from flows.messages import Button, Card, CardUpdate
 from flows.session import (
     CONFIRM,
@@ -62,6 +63,8 @@ STAGE_DONE_WORDS = {"approve": "同意", "handle": "办结", "acknowledge": "签
 class EngineSettings:
     idle_timeout: timedelta = timedelta(minutes=30)
     report_back_hour: int = 17
+    #: told when the directory cannot give a stage its approver ([admin] users)
+    admins: tuple[str, ...] = ()
 
 
 def status_of_state(state: str) -> str:
@@ -88,11 +91,9 @@ class FlowEngine:
         self.machines = FlowMachines()
 
     # ---- loading -------------------------------------------------------------------------------
-    def definition_for(self, application: Application) -> FlowDefinition | None:
-        definition = self.catalog.get(application.flow_id)
-        if definition is None or application.state not in all_states(definition):
-            return None
-        return definition
+    async def definition_for(self, application: Application) -> FlowDefinition | None:
+        """The definition the application started with (kept by content digest)."""
+        return await self.catalog.definition_of(application)
 
     async def applicant_of(self, person: PersonInfo) -> Applicant:
         roles = await effective_roles(person, self.directory)
@@ -155,32 +156,29 @@ class FlowEngine:
         if applicant is None:
             return [], ""
         route: list[str] = []
+        waiting = False
         for stage in session.definition.stages:
             if not session.applies(stage):
                 continue
-            try:
-                people = await resolve_approvers(stage.approver, applicant, self.directory)
-            except ApproverNotFound as exc:
-                return route, f"无法确定“{stage.name}”的审批人：{exc}"
-            route.append(f"{stage.name}（{'、'.join(p.name for p in people[:3])}"
-                         f"{'等' if len(people) > 3 else ''}）")
-        return route, ""
+            assignment = await assign(session.definition, stage, applicant, self.directory)
+            stand_in = "，代为处理" if assignment.via_fallback else ""
+            route.append(f"{stage.name}（{assignment.names() or '待分配'}{stand_in}）")
+            waiting = waiting or assignment.nobody
+        return route, ("暂时找不到部分环节的办理人：提交后申请会保留，通讯录补充后自动送达。"
+                       if waiting else "")
 
     async def _open_stage(self, turn: Turn, application: Application, session: FlowSession,
                           stage: Stage) -> str:
         definition = session.definition
         applicant = await self.directory.person(application.applicant_id)
-        try:
-            if applicant is None:
-                raise ApproverNotFound("申请人不在通讯录中")
-            people = await resolve_approvers(stage.approver, applicant, self.directory)
-        except ApproverNotFound as exc:
-            log.error("flow=%s application=%s stage=%s: no approver: %s",
-                      definition.id, application.id, stage.id, exc)
-            contact = definition.contact
-            return (f"⚠ “{stage.name}”暂时无法送达审批人（{exc}），"
-                    f"请联系{contact.unit or definition.unit}{contact.section}：{contact.phone}。")
-        names = "、".join(p.name for p in people[:3]) + ("等" if len(people) > 3 else "")
+        assignment = await assign(definition, stage, applicant, self.directory)
+        waiting = await report_gap(turn, application, definition, stage, assignment,
+                                   admins=self.settings.admins,
+                                   generation=await self.directory.generation())
+        if assignment.nobody:
+            return waiting
+        people = list(assignment.people)
+        names = assignment.names()
         if stage.kind == "approve" and await self._already_approved_by(application, stage, people):
             # the same person approved an earlier stage: asking twice adds nothing (审批人去重)
             await store.append_audit(application, at=turn.now, actor_id="system",
@@ -255,10 +253,11 @@ class FlowEngine:
     # ---- the dialog ----------------------------------------------------------------------------
     async def start(self, turn: Turn, conversation: Conversation, definition: FlowDefinition,
                     prefill: dict[str, Any] | None = None) -> Application:
+        await self.catalog.keep(definition)
         application = await store.create_application(
             flow_id=definition.id, flow_version=definition.version, applicant_id=turn.user.id,
             state=NEW, status="filling", channel=turn.channel, now=turn.now,
-            expires_at=turn.now + self.settings.idle_timeout)
+            expires_at=turn.now + self.settings.idle_timeout, flow_digest=definition.digest)
         session = await self.session_for(application, definition)
         filled = []
         for key, value in (prefill or {}).items():
@@ -280,7 +279,7 @@ class FlowEngine:
     async def continue_dialog(self, turn: Turn, conversation: Conversation,
                               application: Application, text: str,
                               attachment: Attachment | None = None) -> None:
-        definition = self.definition_for(application)
+        definition = await self.definition_for(application)
         if definition is None:
             await self._abandon_outdated(turn, conversation, application)
             return
@@ -359,10 +358,6 @@ class FlowEngine:
     async def submit(self, turn: Turn, conversation: Conversation, application: Application,
                      session: FlowSession) -> None:
         definition = session.definition
-        _route, route_problem = await self.route_preview(session)
-        if route_problem:
-            turn.reply(f"暂时无法提交：{route_problem}\n" + "\n".join(contact_lines(definition)))
-            return
         applicable = {f.key for f in session.applicable_fields()}
         session.form = {k: v for k, v in session.form.items() if k in applicable}
         for name in definition.checks:
@@ -395,7 +390,7 @@ class FlowEngine:
 
     async def prompt(self, turn: Turn, application: Application) -> None:
         """Repeat where the dialog stands (after a restart, a command, or 继续)."""
-        definition = self.definition_for(application)
+        definition = await self.definition_for(application)
         if definition is None:
             return
         session = await self.session_for(application, definition)
@@ -421,7 +416,7 @@ class FlowEngine:
             log.warning("card tap by someone else: card=%s application=%s assignee=%s user=%s",
                         card_key, application.id, task.approver_id, turn.user.id)
             raise TapRefused("这张卡片不是发给您的，您无法处理。")
-        definition = self.definition_for(application)
+        definition = await self.definition_for(application)
         if definition is None:
             raise TapRefused("该事项的流程已更新，请联系经办部门处理。")
         if task.status != "pending" or application.state != stage_state(task.stage_id):
@@ -525,7 +520,7 @@ class FlowEngine:
         await store.save_application(application)
 
     async def withdraw(self, turn: Turn, application: Application) -> None:
-        definition = self.definition_for(application)
+        definition = await self.definition_for(application)
         if definition is None or application.applicant_id != turn.user.id:
             turn.reply("无法撤回该申请。")
             return
@@ -544,7 +539,7 @@ class FlowEngine:
     async def finish_followup(self, turn: Turn, application: Application,
                               rating: int | None = None) -> None:
         """销假 or a service rating: the applicant completes the followup step."""
-        definition = self.definition_for(application)
+        definition = await self.definition_for(application)
         if definition is None:
             return
         session = await self.session_for(application, definition)
@@ -567,7 +562,7 @@ class FlowEngine:
         await store.save_application(application)
 
     async def expire(self, turn: Turn, application: Application) -> bool:
-        definition = self.catalog.get(application.flow_id)
+        definition = await self.definition_for(application)
         if definition is None or application.status != "filling":
             return False
         session = await self.session_for(application, definition)
@@ -577,6 +572,27 @@ class FlowEngine:
         turn.push(application.applicant_id,
                   f"您填写的《{definition.name}》已超过 {minutes} 分钟没有操作，已自动关闭。"
                   f"需要时请重新发起办理。")
+        await store.save_application(application)
+        return True
+
+    async def reassign(self, turn: Turn, application: Application) -> bool:
+        """Open the current stage again for an application that found nobody (the directory
+        may have been fixed); True when it reached someone."""
+        definition = await self.definition_for(application)
+        if definition is None or application.status != "pending" or \
+                await store.open_tasks_of(application.id):
+            return False
+        session = await self.session_for(application, definition)
+        stage = session.current_stage()
+        if stage is None:
+            return False
+        before = application.state
+        next_step = await self._open_stage(turn, application, session, stage)
+        if not await store.open_tasks_of(application.id) and application.state == before:
+            return False
+        application.updated_at = turn.now
+        turn.push(application.applicant_id, f"您的《{definition.name}》（#{application.id}）"
+                                            f"已找到办理人。{next_step}")
         await store.save_application(application)
         return True
 

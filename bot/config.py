@@ -43,11 +43,21 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class DirectorySettings:
     file: str = "demo"
+    #: the demo directory beside a real channel (a trial only): refused unless true
+    allow_demo: bool = False
 
 
 @dataclass(frozen=True)
 class FlowsSettings:
     path: str = ""
+    #: the school's contacts and time limits over the flow files (flows/overrides.py)
+    overrides: str = ""
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    #: user ids told when the directory cannot give a stage its approver
+    users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class Settings:
     wecom: WecomSettings = field(default_factory=WecomSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -147,6 +158,12 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
 
 
 def _coerce(value: Any, wanted: type, from_env: bool) -> Any:
+    if wanted is tuple:
+        if from_env and isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(v.strip() for v in value if v.strip())
+        raise ValueError("应为文本列表，例如 [\"it_admin\"]（环境变量用逗号分隔）")
     if wanted is bool:
         if isinstance(value, bool):
             return value
@@ -206,7 +223,7 @@ def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
             if env_section == section and env_key not in names:
                 errors.append(f"{ENV_PREFIX}{section.upper()}__{env_key.upper()}: 未知的配置项")
         for key, type_name in names.items():
-            wanted = {"bool": bool, "int": int}.get(str(type_name), str)
+            wanted = {"bool": bool, "int": int, "tuple[str, ...]": tuple}.get(str(type_name), str)
             raw, from_env = table.get(key, getattr(defaults, key)), False
             if (section, key) in overrides:
                 raw, from_env = overrides[(section, key)], True

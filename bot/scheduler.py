@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
+from bot.directory_watch import DirectoryWatch
 from bot.dispatcher import Dispatcher
 from bot.intake import Accepted
 from flows.engine import FlowEngine
@@ -35,6 +36,8 @@ class Jobs:
         #: (also those a killed worker left), so replaying is only for turns that failed. Else
         #: a backlog older than REPLAY_AFTER would be run here too, one by one.
         self.runner_takes_waiting = False
+        #: set by the services: applies the directory file and reacts to directory changes
+        self.directory_watch: DirectoryWatch | None = None
 
     async def expire_idle_dialogs(self) -> int:
         expired = 0
@@ -97,6 +100,10 @@ class Jobs:
         await catalog.reload(self.engine.actions)
         return True
 
+    async def watch_directory(self) -> None:
+        if self.directory_watch is not None:
+            await self.directory_watch.poll()
+
     async def purge(self) -> None:
         removed = await inbound.purge_processed(self.clock.now() - inbound.RETENTION)
         if removed:
@@ -112,5 +119,6 @@ def build_scheduler(jobs: Jobs, timezone: ZoneInfo) -> AsyncIOScheduler:
     scheduler.add_job(jobs.send_due_reminders, "interval", seconds=30, id="reminders")
     scheduler.add_job(jobs.replay_unprocessed, "interval", seconds=15, id="replay_inbound")
     scheduler.add_job(jobs.reload_flows, "interval", seconds=30, id="reload_flows")
+    scheduler.add_job(jobs.watch_directory, "interval", seconds=30, id="watch_directory")
     scheduler.add_job(jobs.purge, "interval", hours=6, id="purge")
     return scheduler

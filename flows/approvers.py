@@ -31,6 +31,8 @@ class Gap:
                 return f"通讯录中没有名为“{self.subject}”的部门"
             case "no_head":
                 return f"{self.subject}：未设置负责人"
+            case "no_leader" if self.detail == "leadership":
+                return f"{self.subject}：未设置 leader（审批校长本人申请的人，通常是党委书记）"
             case "no_leader":
                 return f"{self.subject}：未设置分管校领导"
             case "unknown_head":
@@ -111,7 +113,8 @@ async def _leader(directory: Directory, department: DepartmentInfo,
                 return [leader]
     if department.leader and department.leader != applicant.id:
         raise ApproverNotFound(Gap("unknown_leader", department.name, department.leader))
-    raise ApproverNotFound(Gap("no_leader", department.name))
+    raise ApproverNotFound(Gap("no_leader", department.name,
+                               "leadership" if department.kind == "leadership" else ""))
 
 
 async def resolve_approvers(approver: Approver, applicant: PersonInfo,

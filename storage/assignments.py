@@ -9,6 +9,7 @@ from storage.models import Application, AssignmentIssue
 FALLBACK = "fallback"
 WAITING = "waiting"
 ASSIGNED = "assigned"
+CLOSED = "closed"
 
 
 async def open_issue(application_id: int, stage_id: str) -> AssignmentIssue | None:
@@ -36,3 +37,8 @@ async def mark_assigned(issue_id: int, now: datetime) -> bool:
 
 async def issues_of(application_id: int) -> list[AssignmentIssue]:
     return await AssignmentIssue.filter(application_id=application_id).order_by("id")
+
+
+async def close(issue_id: int, now: datetime) -> None:
+    """The application no longer waits at that stage (withdrawn, or moved on)."""
+    await AssignmentIssue.filter(id=issue_id, state=WAITING).update(state=CLOSED, resolved_at=now)

@@ -37,7 +37,8 @@ async def web_only(settings_factory: Callable[..., Settings], clock: FixedClock,
     """A server with `[server] run_turns = false`: it only stores and answers callbacks."""
     await wipe_database(database_url)
     settings = settings_factory(wecom=wecom_section(fake_wecom.url),  # type: ignore[attr-defined]
-                                simulator={"enabled": False}, server={"run_turns": False})
+                                simulator={"enabled": False}, server={"run_turns": False},
+                                directory={"allow_demo": True})
     app, client = await start_bot(settings, clock, fake_wecom)
     callbacks = WecomCallbacks(fake_wecom, str(client.make_url("/wecom/callback")),
                                token=TOKEN, encoding_aes_key=AES_KEY)

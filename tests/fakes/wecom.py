@@ -22,6 +22,7 @@ import asyncio
 import json
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,6 +106,30 @@ class FakeWecom:
         self._msgid = 0
         self.app = web.Application()
         self.app.router.add_route("*", "/cgi-bin/{path:.+}", self._handle)
+
+    # ---- the school's contacts (as an administrator sets them up in WeCom) ---------------
+    def add_department(self, department_id: int, name: str, *, parent: int = 1,
+                       leaders: Sequence[str] = ()) -> None:
+        """A department with WeCom's numeric id; `leaders` are its 部门负责人."""
+        self.departments.append({"id": department_id, "name": name, "parentid": parent,
+                                 "order": len(self.departments),
+                                 "department_leader": list(leaders)})
+
+    def add_member(self, userid: str, name: str, departments: int | Sequence[int], *,
+                   position: str = "", status: int = 1) -> None:
+        ids = [departments] if isinstance(departments, int) else list(departments)
+        self.members[userid] = {"userid": userid, "name": name, "department": ids,
+                                "main_department": ids[0], "position": position,
+                                "status": status}
+
+    def add_tag(self, tagid: int, name: str, *, users: Sequence[str] = (),
+                parties: Sequence[int] = ()) -> None:
+        """A tag (标签) such as 教师, 学生, 辅导员, with members and whole departments."""
+        self.tags.append({"tagid": tagid, "tagname": name, "users": list(users),
+                          "parties": list(parties)})
+
+    def tag_named(self, name: str) -> dict[str, Any]:
+        return next(t for t in self.tags if t["tagname"] == name)
 
     # ---- test controls -------------------------------------------------------------------
     def fault(self, path: str, *, times: int = 1, **kind: Any) -> None:

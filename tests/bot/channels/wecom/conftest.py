@@ -67,7 +67,7 @@ async def fake_wecom(clock: FixedClock) -> AsyncIterator[FakeWecom]:
 @pytest.fixture
 def wecom_settings(settings_factory: Callable[..., Settings], fake_wecom: FakeWecom) -> Settings:
     return settings_factory(wecom=wecom_section(fake_wecom.url),  # type: ignore[attr-defined]
-                            simulator={"enabled": False})
+                            simulator={"enabled": False}, directory={"allow_demo": True})
 
 
 @dataclass

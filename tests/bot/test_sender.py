@@ -98,7 +98,7 @@ async def test_at_most_the_platform_limit_per_member_and_minute(client: TestClie
 async def test_a_message_left_sending_by_a_dead_process_is_sent(client: TestClient,
                                                                 clock: FixedClock) -> None:
     await queue(clock, "zhang_t", "重要通知")
-    claimed = await outbox.claim_due(clock.now(), ["flaky"])     # then the process died
+    claimed = await outbox.claim_due(clock.now(), ["flaky"], owner="dead")   # then it died
     assert len(claimed) == 1
     channel = FlakyChannel()
     clock.advance(timedelta(minutes=6))

@@ -6,6 +6,7 @@
     campusbot chat --as USER [--url URL]        chat in the terminal through the running server
     campusbot flows check [PATH]                validate flow files, every problem at once
     campusbot directory check [--format F]      who gets every stage, and what is missing
+    campusbot outbox dead | retry ID            messages given up (dead letters); send again
     (see bot/cli_flows.py for the other flow tools)
 """
 
@@ -15,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot import cli_chat, cli_directory, cli_flows, cli_wecom
+from bot import cli_chat, cli_directory, cli_flows, cli_outbox, cli_wecom
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_flows.register(commands)
     cli_wecom.register(commands)
     cli_directory.register(commands)
+    cli_outbox.register(commands)
     return parser
 
 

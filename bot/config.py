@@ -55,12 +55,6 @@ class FlowsSettings:
 
 
 @dataclass(frozen=True)
-class AdminSettings:
-    #: user ids told when the directory cannot give a stage its approver
-    users: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class DialogSettings:
     idle_timeout_minutes: int = 30
     report_back_hour: int = 17
@@ -84,13 +78,23 @@ class WecomSettings:
 
 @dataclass(frozen=True)
 class OutboxSettings:
+    #: attempts for an error not known to pass by itself (an unexpected platform answer);
+    #: transient faults (platform busy, timeouts, network) retry until `give_up_after_hours`
     max_attempts: int = 8
     per_user_per_minute: int = 30
+    give_up_after_hours: int = 24
 
 
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    #: user ids of the IT office's administrators, told when a message cannot be delivered
+    #: and when the directory cannot give a stage its approver
+    users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,17 +157,18 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("dialog", "report_back_hour"): _check_hour,
     ("outbox", "max_attempts"): _check_positive,
     ("outbox", "per_user_per_minute"): _check_positive,
+    ("outbox", "give_up_after_hours"): _check_positive,
     ("log", "level"): _check_level,
 }
 
 
 def _coerce(value: Any, wanted: type, from_env: bool) -> Any:
-    if wanted is tuple:
+    if wanted is tuple:  # a list of texts; from the environment, comma-separated
         if from_env and isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-            return tuple(v.strip() for v in value if v.strip())
-        raise ValueError("应为文本列表，例如 [\"it_admin\"]（环境变量用逗号分隔）")
+            return tuple(value)
+        raise ValueError("应为文本列表，例如 [\"zhang_t\", \"it_admin\"]")
     if wanted is bool:
         if isinstance(value, bool):
             return value

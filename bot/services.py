@@ -12,6 +12,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.channels.wecom.setup import build_wecom
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dead_letters import notify_admins
 from bot.directory_watch import DirectoryWatch
 from bot.dispatcher import Dispatcher, UserLookup
 from bot.flowcharts import Flowcharts
@@ -104,12 +105,14 @@ async def build_services(settings: Settings, clock: Clock,
         user_lookups[wecom.channel.name] = wecom.directory.lookup_user
     channels.update(extra_channels or {})
     sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
-                          per_user_per_minute=settings.outbox.per_user_per_minute)
+                          per_user_per_minute=settings.outbox.per_user_per_minute,
+                          give_up_after=timedelta(hours=settings.outbox.give_up_after_hours))
     primary = next((name for name in channels if name != "sim"), "sim")
     dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
                             settings.zone, lambda: primary, sender.wake, user_lookups,
                             run_turns=settings.server.run_turns,
                             turn_slots=settings.database.parallel_turns())
+    sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
     jobs = Jobs(engine, dispatcher, clock)
     jobs.directory_watch = DirectoryWatch(settings.directory.file, engine, dispatcher, directory)
     return Services(engine=engine, dispatcher=dispatcher, sender=sender, jobs=jobs,

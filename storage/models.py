@@ -115,10 +115,13 @@ class InboundEvent(Model):
     attempts = fields.IntField(default=0)
     received_at = fields.DatetimeField()
     processed_at = fields.DatetimeField(null=True)
+    #: after a failed turn: not retried before this time (the user's later events wait)
+    next_try_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "inbound_events"
         unique_together = (("channel", "dedupe_key"),)
+        indexes = (("user_id", "status"),)
 
 
 class OutboxMessage(Model):
@@ -135,11 +138,16 @@ class OutboxMessage(Model):
     dedupe_key = fields.CharField(max_length=255, null=True, unique=True)
     last_error = fields.TextField(default="")
     claimed_at = fields.DatetimeField(null=True)
+    #: the sender process holding the claim (it renews claimed_at while it delivers)
+    claimed_by = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True, db_index=True)
+    #: when the message was given up (status 'failed': a dead letter)
+    failed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox"
+        indexes = (("user_id", "status"),)
 
 
 class AuditEntry(Model):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from flows.incoming import Incoming
-from flows.messages import Card, CardUpdate, Choices, Text
+from flows.messages import Button, Card, CardUpdate, Choices, Text
 from storage import outbox
 from storage.db import close_db, init_db
 from storage.models import InboundEvent
@@ -313,9 +313,25 @@ async def test_decided_cards_show_the_outcome_and_the_reason_they_carry(
         {**CardUpdate("d", "已转交给王老师").payload(), "outcome": "transferred"},
         CardUpdate("e", "申请人已撤回").payload(),
     ]
-    await deliver("li_dean", *cards.values(), *updates)
-    await phone.page.locator(".card[data-card='e'] .status").wait_for()
+    buttons = tuple(Button(key, text, style) for key, text, style in (
+        ("approve", "同意", "primary"), ("reject", "驳回", "danger"),
+        ("return", "退回修改", "default"), ("transfer", "转交", "default"),
+        ("add", "加签", "default")))
+    facts = (("申请人", "王老师"), ("请假时间", "12月7日–12月9日，3天"))
+    open_card = Card("f", "王老师的教职工请销假审批", "部门负责人审批 · 编号 #10", facts,
+                     buttons).payload()
+    await deliver("li_dean", *cards.values(), *updates, open_card)
+    await phone.page.locator(".card[data-card='f'] .buttons").wait_for()
     await phone.shot("outcomes")
+
+    # every button of an undecided card is inside it, whatever their number
+    assert await phone.page.evaluate("""() => {
+        const card = document.querySelector(".card[data-card='f']").getBoundingClientRect();
+        return Array.from(document.querySelectorAll(".card[data-card='f'] .buttons button"))
+            .every(b => { const r = b.getBoundingClientRect();
+                          return r.left >= card.left && r.right <= card.right && r.width >= 84; });
+    }""")
+    await phone.assert_fits_the_screen()
 
     tones = {key: await phone.log.locator(f".card[data-card='{key}']").get_attribute("data-tone")
              for key in cards}
@@ -325,6 +341,8 @@ async def test_decided_cards_show_the_outcome_and_the_reason_they_carry(
     colors = {key: await status_color(phone.log.locator(f".card[data-card='{key}']"))
               for key in ("a", "c", "d")}
     assert len(set(colors.values())) == 3
+    await phone.log.locator(".card[data-card='f']").scroll_into_view_if_needed()
+    await phone.shot("five-buttons")
     assert phone.errors == []
 
 

@@ -7,6 +7,7 @@ Playwright's own browser download is never used)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ except ImportError:  # the dev extra is not installed
     async_playwright = expect = None
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Locator, Page
+    from playwright.async_api import Browser, Locator, Page, Response
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -111,18 +112,25 @@ async def inbound_events(user: str) -> list[Incoming]:
 
 class Phone:
     """One person's phone: a 390×844 page on the simulator, acting as `user`. Every page error,
-    console error and POST it makes is recorded."""
+    console error, POST it makes and message it receives is recorded."""
 
     def __init__(self, page: Page, user: str, album: Album) -> None:
         self.page, self.user, self.album = page, user, album
         self.errors: list[str] = []
         self.posts: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.on("console", lambda message: self.errors.append(f"console: {message.text}")
                 if message.type == "error" else None)
         page.on("request", lambda request: self.posts.append(
             {"url": request.url, **(request.post_data_json or {})})
             if request.method == "POST" else None)
+        page.on("response", self._record_replies)
+
+    async def _record_replies(self, response: Response) -> None:
+        if "/sim/api/" in response.url and response.ok:
+            with contextlib.suppress(Exception):  # a page closing mid-response
+                self.received.extend((await response.json()).get("replies", []))
 
     @classmethod
     async def open(cls, browser: Browser, server: str, user: str, album: Album) -> Phone:
@@ -165,12 +173,16 @@ class Phone:
 
     async def answer(self, text: str) -> str:
         """Tap the option when the question offers it as a button, else type it."""
-        last = self.log.locator(".msg.bot").last
+        before = await self.bot_count()
+        last = self.log.locator(".msg.bot").nth(before - 1)  # this one, not whichever is last
         option = last.locator(f".options button[data-option='{text}']:not([disabled])")
         if await option.count():
-            before = await self.bot_count()
+            await self.shot(f"choice-{text}")
             await option.tap()
-            return await self.replies_after(before)
+            reply = await self.replies_after(before)
+            assert await last.locator(".options button.chosen").all_inner_texts() == [text]
+            assert await last.locator(".options button:enabled").count() == 0
+            return reply
         return await self.say(text)
 
     async def wait_for_text(self, text: str) -> None:
@@ -284,13 +296,17 @@ async def test_a_rejected_card_is_shown_in_red_and_the_teacher_gets_the_reason(
     await reject.tap()
     assert "驳回理由" in await dean.replies_after(before)
     # still undecided, so the approver can change their mind
-    await expect(card.locator(".buttons button:enabled")).to_have_count(3)
+    await expect(card.locator(".buttons button:disabled")).to_have_count(0)
+    assert await card.locator(".buttons button", has_text="同意").is_enabled()
     reply = await dean.say("请补充医院诊断证明后重新提交")
     assert "已驳回编号" in reply
     await dean.shot("card-rejected")
 
     status = await card.locator(".status").inner_text()
     assert "已驳回" in status
+    update = next(p for p in dean.received if p["type"] == "card_update")
+    if update.get("reason"):  # updates carry the reason apart from the status (issue 10)
+        assert f"理由：{update['reason']}" in status
     assert await card.get_attribute("data-tone") == "bad"
     red, green, blue = await status_color(card)
     assert red > green and red > blue

@@ -398,6 +398,23 @@ async def test_choices_are_tapped_or_typed_and_show_the_answer(
     assert phone.errors == []
 
 
+async def test_switching_users_keeps_each_conversation_and_what_arrived_meanwhile(
+        server: str, browser: Browser, artifacts: Album, server_database: None) -> None:
+    phone = await Phone.open(browser, server, "zhang_t", artifacts)
+    await phone.say("你好")
+    await phone.page.select_option("#who", "li_dean")
+    await phone.log.locator(".note", has_text="李院长").wait_for()
+    assert await phone.log.locator(".me").count() == 0
+    await deliver("zhang_t", Text("您的申请有新进展").payload())  # while 李院长 is shown
+    await phone.say("待办")
+    await phone.page.select_option("#who", "zhang_t")
+    await phone.wait_for_text("您的申请有新进展")
+    await phone.shot("back-to-zhang")
+    assert await phone.log.locator(".me").all_inner_texts() == ["你好"]
+    assert phone.page.url.endswith("?user=zhang_t")
+    assert phone.errors == []
+
+
 async def test_a_message_that_did_not_go_through_says_so_in_chinese_and_can_be_resent(
         server: str, browser: Browser, artifacts: Album, server_database: None) -> None:
     phone = await Phone.open(browser, server, "zhang_t", artifacts)

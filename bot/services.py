@@ -12,6 +12,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.channels.wecom.setup import build_wecom
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dead_letters import notify_admins
 from bot.dispatcher import Dispatcher, UserLookup
 from bot.flowcharts import Flowcharts
 from bot.scheduler import Jobs
@@ -22,7 +23,9 @@ from flows.engine import EngineSettings, FlowEngine
 from flows.search import GuideIndex
 from handlers.checks import actions as check_actions
 from handlers.router import Handlers
-from storage.directory import DEMO, DatabaseDirectory, read_directory_file, save_directory
+from storage.directory import DatabaseDirectory
+from storage.directory_file import read_directory_file
+from storage.directory_store import apply_directory_file
 
 log = logging.getLogger("campusbot")
 
@@ -53,22 +56,20 @@ def catalog_path(settings: Settings) -> Path:
 
 
 async def load_directory(settings: Settings) -> None:
-    """Load the configured directory file into the database (the demo one by default)."""
-    if settings.directory.file:
-        directory = read_directory_file(settings.directory.file)
-        await save_directory(directory, "demo" if settings.directory.file == DEMO else "file")
-        log.info("directory loaded: %d departments, %d users from %s",
-                 len(directory.departments_by_id), len(directory.people_by_id),
-                 settings.directory.file)
+    """Put the configured directory file in force over the synced directory (the demo one by
+    default; none for `file = ""`)."""
+    file = read_directory_file(settings.directory.file) if settings.directory.file else None
+    if await apply_directory_file(file):
+        log.info("directory file applied: %d departments, %d users from %s",
+                 len(file.departments) if file else 0, len(file.users) if file else 0,
+                 settings.directory.file or "(none)")
 
 
 async def build_services(settings: Settings, clock: Clock,
                          extra_channels: dict[str, Channel] | None = None) -> Services:
     directory = DatabaseDirectory()
     actions = action_registry()
-    snapshot = await directory.snapshot()
-    catalog = await Catalog.load(catalog_path(settings), actions, snapshot,
-                                 list(snapshot.people_by_id.values()))
+    catalog = await Catalog.load(catalog_path(settings), actions)
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
         report_back_hour=settings.dialog.report_back_hour))
@@ -83,12 +84,14 @@ async def build_services(settings: Settings, clock: Clock,
         user_lookups[wecom.channel.name] = wecom.directory.lookup_user
     channels.update(extra_channels or {})
     sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
-                          per_user_per_minute=settings.outbox.per_user_per_minute)
+                          per_user_per_minute=settings.outbox.per_user_per_minute,
+                          give_up_after=timedelta(hours=settings.outbox.give_up_after_hours))
     primary = next((name for name in channels if name != "sim"), "sim")
     dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
                             settings.zone, lambda: primary, sender.wake, user_lookups,
                             run_turns=settings.server.run_turns,
                             turn_slots=settings.database.parallel_turns())
+    sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
     return Services(engine=engine, dispatcher=dispatcher, sender=sender,
                     jobs=Jobs(engine, dispatcher, clock), channels=channels, directory=directory,
                     flowcharts=flowcharts)

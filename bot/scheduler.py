@@ -22,8 +22,10 @@ from storage import inbound
 
 log = logging.getLogger("campusbot.scheduler")
 
-#: an event waiting this long was stored by a process that did not run it (killed)
-REPLAY_AFTER = timedelta(seconds=30)
+#: an event waiting this long was stored by a process that did not run it (killed). Running it
+#: while its own process is about to is harmless (the turn takes the user's oldest waiting
+#: event under the conversation lock, and a done event is never run again), so this is short.
+REPLAY_AFTER = timedelta(seconds=10)
 
 
 class Jobs:
@@ -117,7 +119,7 @@ def build_scheduler(jobs: Jobs, timezone: ZoneInfo) -> AsyncIOScheduler:
     )
     scheduler.add_job(jobs.expire_idle_dialogs, "interval", seconds=30, id="expire_dialogs")
     scheduler.add_job(jobs.send_due_reminders, "interval", seconds=30, id="reminders")
-    scheduler.add_job(jobs.replay_unprocessed, "interval", seconds=15, id="replay_inbound")
+    scheduler.add_job(jobs.replay_unprocessed, "interval", seconds=5, id="replay_inbound")
     scheduler.add_job(jobs.reload_flows, "interval", seconds=30, id="reload_flows")
     scheduler.add_job(jobs.watch_directory, "interval", seconds=30, id="watch_directory")
     scheduler.add_job(jobs.purge, "interval", hours=6, id="purge")

@@ -24,7 +24,7 @@ from storage.models import OutboxMessage
 
 UNFINISHED = ("pending", "sending")
 #: a claim not renewed for this long belongs to a dead process
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=15)
 #: serialises claims on PostgreSQL (see `claim_due`)
 _CLAIM_LOCK = 0x6F7574626F78   # "outbox"
 

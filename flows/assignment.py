@@ -1,10 +1,11 @@
 """Who gets a stage, resolved afresh each time a stage opens — and what happens when the
 directory cannot say.
 
-A stage whose approver cannot be found goes to the flow's fallback (its `fallback`, else the
-head of the flow's unit); the application is marked and the administrators are told. When not
-even the fallback can be found, nobody gets it yet: the application waits, the applicant is told
-whom to contact, and the stage is assigned again once the directory changes.
+A stage whose approver cannot be found goes to the flow's fallback (its `fallback`, and when
+that cannot be found either, the head of the flow's unit); the application is marked and the
+administrators are told. When no fallback can be found, nobody gets it yet: the application
+waits, the applicant is told whom to contact, and the stage is assigned again once the
+directory changes.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ class Assignment:
     people: tuple[PersonInfo, ...]
     #: why the stage's own approver could not be found (None: found)
     gap: Gap | None = None
-    #: the fallback the people stand in for, when `gap`
+    #: the fallback the people stand in for (when `gap`; when nobody: the last one tried)
     fallback: Approver | None = None
     #: why not even the fallback could be found (then `people` is empty)
     fallback_gap: Gap | None = None
+    #: every fallback tried, in order (for messages when nobody was found)
+    tried: tuple[Approver, ...] = ()
 
     @property
     def via_fallback(self) -> bool:
@@ -52,9 +55,16 @@ class Assignment:
         return f"{self.gap.text()}，暂由{describe(self.fallback)}处理"
 
 
-def fallback_of(definition: FlowDefinition) -> Approver:
-    """The flow's own `fallback`, else the head of the flow's unit."""
-    return definition.fallback or Approver("head_of", definition.unit)
+def fallbacks_of(definition: FlowDefinition) -> tuple[Approver, ...]:
+    """The flow's own `fallback`, then the head of the flow's unit."""
+    unit_head = Approver("head_of", definition.unit)
+    if definition.fallback is None or definition.fallback == unit_head:
+        return (unit_head,)
+    return definition.fallback, unit_head
+
+
+def describe_all(approvers: tuple[Approver, ...]) -> str:
+    return "、".join(describe(a) for a in approvers)
 
 
 async def assign(definition: FlowDefinition, stage: Stage, applicant: PersonInfo | None,
@@ -66,12 +76,17 @@ async def assign(definition: FlowDefinition, stage: Stage, applicant: PersonInfo
             raise ApproverNotFound(Gap("applicant_unknown", "?"))
         return Assignment(tuple(await resolve_approvers(stage.approver, applicant, directory)))
     except ApproverNotFound as missing:
-        fallback = fallback_of(definition)
+        gap = missing.gap
+    fallbacks = fallbacks_of(definition)
+    last_gap: Gap | None = None
+    for fallback in fallbacks:
         try:
             people = await resolve_approvers(fallback, person, directory)
         except ApproverNotFound as also_missing:
-            return Assignment((), missing.gap, fallback, also_missing.gap)
-        return Assignment(tuple(people), missing.gap, fallback)
+            last_gap = also_missing.gap
+            continue
+        return Assignment(tuple(people), gap, fallback, tried=fallbacks)
+    return Assignment((), gap, fallbacks[-1], last_gap, tried=fallbacks)
 
 
 def contact_hint(definition: FlowDefinition) -> str:
@@ -121,7 +136,7 @@ def _tell_admins(turn: Turn, application: Application, definition: FlowDefinitio
     if assignment.nobody:
         also = assignment.fallback_gap.text() if assignment.fallback_gap else ""
         text = (f"通讯录缺失：{gap.text()}。{where}无法派单，代为处理的"
-                f"{describe(assignment.fallback)}也找不到（{also}），申请已保留，"
+                f"{describe_all(assignment.tried)}也找不到（{also}），申请已保留，"
                 "通讯录补充后会自动送达。")
     else:
         text = (f"通讯录缺失：{gap.text()}。{where}已暂由{assignment.names()}"

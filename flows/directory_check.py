@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flows.approvers import describe
-from flows.assignment import Assignment, assign
+from flows.assignment import Assignment, assign, describe_all
 from flows.catalog import notice_order
 from flows.definition import FlowDefinition, Stage
 from flows.validation import APPLICANT_NAMES
@@ -158,7 +158,7 @@ def _consequence(assignment: Assignment) -> str:
     if assignment.people:
         return f"暂由{describe(assignment.fallback)}处理"
     also = assignment.fallback_gap.text() if assignment.fallback_gap else ""
-    return (f"且{describe(assignment.fallback)}也找不到（{also}），"
+    return (f"且{describe_all(assignment.tried)}也找不到（{also}），"
             "申请会保留到通讯录补充后再送达")
 
 
@@ -218,7 +218,8 @@ async def check_directory(definitions: Iterable[FlowDefinition],
                     approvers=tuple(p.name for p in assignment.people),
                     head=department is not None and department.head == person.id,
                     gap=assignment.gap.text() if assignment.gap else "",
-                    fallback=describe(assignment.fallback) if assignment.fallback else ""))
+                    fallback=(describe_all(assignment.tried) if assignment.nobody else
+                              describe(assignment.fallback) if assignment.fallback else "")))
                 if assignment.gap is not None:
                     findings.add(definition, assignment)
             stages.append(StageReport(stage.id, stage.name, str(stage.approver),

@@ -16,7 +16,7 @@ async def my_applications(turn: Turn, catalog: Catalog, directory: Directory) ->
     lines = ["您最近的申请："]
     withdrawable = False
     for application in rows:
-        definition = catalog.get(application.flow_id)
+        definition = catalog.known_definition(application)
         name = definition.name if definition else application.flow_id
         label = status_label(definition, application.status, application.state)
         waiting = ""
@@ -24,7 +24,8 @@ async def my_applications(turn: Turn, catalog: Catalog, directory: Directory) ->
             tasks = await store.open_tasks_of(application.id)
             people = [await directory.person(t.approver_id) for t in tasks]
             names = "、".join(p.name for p in people if p)
-            waiting = f"（等待{names}）" if names else ""
+            waiting = f"（等待{names}）" if names else (
+                "" if tasks else "（暂无办理人，通讯录补充后自动送达）")
             withdrawable = True
         local = (application.submitted_at or application.created_at).astimezone(turn.timezone)
         lines.append(f"#{application.id} {name} · {label}{waiting} · {local.month}月{local.day}日")
@@ -40,7 +41,7 @@ async def my_tasks(turn: Turn, catalog: Catalog, directory: Directory) -> str:
     lines = [f"待您处理（{len(tasks)} 项）："]
     for task in tasks:
         application = task.application
-        definition = catalog.get(application.flow_id)
+        definition = catalog.known_definition(application)
         applicant = await directory.person(application.applicant_id)
         stage = definition.stage_by_id(task.stage_id).name if definition else task.stage_id
         name = definition.name if definition else application.flow_id

@@ -18,6 +18,7 @@ SCHOOL = {
          "aliases": ["人力资源处"]},
         {"id": "sjc", "name": "审计处", "head": "3001"},
         {"id": "xld", "name": "校领导", "kind": "leadership", "head": "0001"},
+        {"id": "xxy", "name": "新学院", "kind": "college"},
     ],
     "users": [
         {"id": "0001", "name": "钱校长", "department": "xld", "roles": ["school_leader"]},
@@ -27,6 +28,9 @@ SCHOOL = {
         {"id": "2001", "name": "郑处长", "department": "rsc", "roles": ["cadre"]},
         {"id": "3001", "name": "孙处长", "department": "sjc", "roles": ["cadre"]},
         {"id": "3002", "name": "审计员小李", "department": "sjc", "roles": ["audit_clerk"]},
+        {"id": "5001", "name": "葛同学", "department": "wxy", "roles": ["student"]},
+        {"id": "5002", "name": "奚同学", "department": "xxy", "roles": ["student"],
+         "counselor": "1002"},
     ],
 }
 
@@ -101,3 +105,18 @@ async def test_an_applicant_gone_from_the_directory_still_reaches_the_fallback()
     ghost = PersonInfo("9999", "离职的人", None)
     assignment = await assign(leave, leave.stages[0], ghost, school())
     assert [p.id for p in assignment.people] == ["2001"] and assignment.via_fallback
+
+
+async def test_the_flows_own_fallback_comes_before_the_head_of_its_unit() -> None:
+    leave = {d.id: d for d in read_flow_files(DEFAULT_CATALOG)[0]}["student_leave"]   # 保卫处
+    directory = school()
+    counselor, college = leave.stage_by_id("counselor"), leave.stage_by_id("college")
+    no_counselor = await assign(leave, counselor, await directory.person("5001"), directory)
+    assert [p.id for p in no_counselor.people] == ["1001"]       # the student's college head
+    assert no_counselor.standing_in() == "葛同学没有登记辅导员，暂由申请人所在部门负责人处理"
+    # 新学院 has no head: the flow's fallback fails too, then the head of 保卫处 is tried
+    headless = await assign(leave, college, await directory.person("5002"), directory)
+    assert headless.nobody and [str(a) for a in headless.tried] == [
+        "department_head", "head_of:保卫处"]
+    assert headless.fallback_gap is not None
+    assert headless.fallback_gap.text() == "通讯录中没有名为“保卫处”的部门"

@@ -201,6 +201,7 @@ async def test_nobody_at_all_keeps_the_application_until_the_directory_is_fixed(
     assert repair.contact.phone in told                     # whom to contact meanwhile
     issue = await AssignmentIssue.get(application_id=application.id)
     assert issue.state == "waiting"
+    assert "暂无办理人" in (await school.say(TEACHER, "我的申请"))[0]
     assert any("后勤报修流程" in t and "自动送达" in t for t in school.fake.texts(ADMIN))
     # the school adds the unit in WeCom; the next directory change assigns the stage
     school.fake.add_department(7, "后勤基建处", leaders=["CaoJun"])

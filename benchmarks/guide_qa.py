@@ -1,7 +1,7 @@
 """Guide QA benchmark: questions in people's own words → the process the bot picks.
 
-Runs question sets (question<TAB>expected process name; NONE = outside the catalog) through the
-real `GuideIndex` over the real flow files and reports:
+Runs question sets (question<TAB>expected process name; NONE = outside the catalog; optionally
+a third column `asker`) through the real `GuideIndex` over the real flow files and reports:
 
 - top-1 / top-3: the expected process is the first / among the first three the bot offers (the
   confident answer, or the numbered candidates it lists);
@@ -15,6 +15,10 @@ unless the expected process is not open to teachers; then a demo user holding th
 specific audience role and no more specific one (stu_liu for student-only processes, li_dean for
 部门主要负责人, lit_vdean for 干部, vp_wu for 校领导). NONE questions are asked by the teacher.
 Roles are the demo directory's, plus dept_head/school_leader as the directory implies them.
+A file may name the asker per question in a third column `asker`: one of teacher, student,
+counselor, cadre, dept_head, school_leader — the demo user for whom that role is the most
+specific one asks (zhang_t, stu_liu, chen_c, lit_vdean, a department head, a school leader); an
+empty cell falls back to the rule above.
 
     .venv/bin/python benchmarks/guide_qa.py                 # dev and held-out sets
     .venv/bin/python benchmarks/guide_qa.py --misses        # also list every miss
@@ -52,6 +56,8 @@ CATALOG = ROOT / "flows" / "catalog"
 DIRECTORY = ROOT / "storage" / "demo_directory.toml"
 TEACHER = "zhang_t"
 NONE = "NONE"
+#: roles a question file may name in its `asker` column
+ASKER_ROLES = ("teacher", "student", "counselor", "cadre", "dept_head", "school_leader")
 REPEAT = 20
 
 
@@ -113,23 +119,42 @@ def load_people() -> dict[str, tuple[str, ...]]:
     return people
 
 
-def asker_for(definition: FlowDefinition | None, people: dict[str, tuple[str, ...]]) -> str:
+def asker_for(definition: FlowDefinition | None, people: dict[str, tuple[str, ...]],
+              role: str = "") -> str:
+    """Who asks: the holder of `role` when a question file names it, else by the process."""
+    if role:
+        return holder_of(role, people)
     audience = set(definition.audience) if definition else set()
     if definition is None or audience & {"any", "teacher"}:
         return TEACHER
-    role = max(audience, key=lambda r: ROLE_SPECIFICITY.get(r, 0))
+    return holder_of(max(audience, key=lambda r: ROLE_SPECIFICITY.get(r, 0)), people)
+
+
+def holder_of(role: str, people: dict[str, tuple[str, ...]]) -> str:
+    """The demo user for whom `role` is the most specific one (a cadre who is not also a head)."""
+    if role == "teacher":
+        return TEACHER
     holders = [user for user, roles in people.items() if role in roles]
-    # the holder for whom this role is the most specific one (a cadre who is not also a head)
+    if not holders:
+        raise SystemExit(f"no demo user holds the role {role!r}")
     return min(holders, key=lambda user: max(ROLE_SPECIFICITY.get(r, 0) for r in people[user]))
 
 
 # ---- running ------------------------------------------------------------------------------------
-def read_questions(path: Path) -> list[tuple[str, str]]:
+def read_questions(path: Path) -> list[tuple[str, str, str]]:
+    """(question, expected, asker role or "") of each line after the header."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        if line.strip():
-            question, expected = line.split("\t")[:2]
-            rows.append((question.strip(), expected.strip()))
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], 2):
+        if not line.strip():
+            continue
+        cells = [cell.strip() for cell in line.split("\t")]
+        if len(cells) < 2:
+            raise SystemExit(f"{path.name}:{number}: expected question<TAB>expected[<TAB>asker]")
+        asker = cells[2] if len(cells) > 2 else ""
+        if asker and asker not in ASKER_ROLES:
+            raise SystemExit(f"{path.name}:{number}: asker {asker!r} is not one of "
+                             f"{', '.join(ASKER_ROLES)}")
+        rows.append((cells[0], cells[1], asker))
     return rows
 
 
@@ -142,14 +167,14 @@ def load_index() -> tuple[GuideIndex, Catalog]:
     return index, catalog
 
 
-def run_set(name: str, rows: list[tuple[str, str]], index: GuideIndex, catalog: Catalog,
+def run_set(name: str, rows: list[tuple[str, str, str]], index: GuideIndex, catalog: Catalog,
             people: dict[str, tuple[str, ...]]) -> Report:
     report = Report(name)
-    for question, expected in rows:
+    for question, expected, role in rows:
         definition = catalog.by_name(expected)
         if expected != NONE and definition is None:
             raise SystemExit(f"{name}: unknown process {expected!r} (question {question!r})")
-        asker = asker_for(definition, people)
+        asker = asker_for(definition, people, role)
         roles = people[asker]
         index.find(question, roles)                      # warm-up
         for _ in range(REPEAT):
@@ -270,7 +295,8 @@ def write_docs(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=[*SETS, "all"], default="all")
-    parser.add_argument("--extra", type=Path, help="another question file, reported apart")
+    parser.add_argument("--extra", type=Path, action="append",
+                        help="another question file, reported apart (may be repeated)")
     parser.add_argument("--misses", action="store_true", help="list every miss")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     options = parser.parse_args()
@@ -278,7 +304,7 @@ def main() -> None:
     people = load_people()
     files = dict(SETS) if options.set == "all" else {options.set: SETS[options.set]}
     if options.extra:
-        files = {options.extra.stem: options.extra}
+        files = {path.stem: path for path in options.extra}
     reports = [run_set(name, read_questions(path), index, catalog, people)
                for name, path in files.items()]
     print(markdown(reports))

@@ -96,7 +96,9 @@ def _passes(result: Result, test: str) -> bool:
         "top3": result.expected in offered[:3],
         "confident_right": status == "confident" and offered[:1] == [result.expected],
         "confident_wrong": status == "confident" and offered[:1] != [result.expected],
+        "confident": status == "confident",
         "ambiguous": status == "ambiguous",
+        "likely": status == "likely",
         "declined": status == "unknown",
     }
     return checks[test]
@@ -204,9 +206,12 @@ def table_rows(report: Report) -> list[tuple[str, str]]:
         ("answered directly and right", _share(report.count(inside, "confident_right"),
                                                len(inside))),
         ("answered directly but wrong", str(report.count(inside, "confident_wrong"))),
+        ("offered as the likely one (single, hedged)", str(report.count(inside, "likely"))),
         ("asked to choose from a numbered list", str(report.count(inside, "ambiguous"))),
         ("declined although in the catalog", str(report.count(inside, "declined"))),
         ("out of scope declined", _share(report.count(outside, "declined"), len(outside))),
+        ("out of scope offered one process (hedged)", str(report.count(outside, "likely"))),
+        ("out of scope answered directly (wrong)", str(report.count(outside, "confident"))),
         ("median answer time", f"{statistics.median(report.times_ms):.2f} ms"),
         ("p99 answer time", f"{percentile(report.times_ms, 0.99):.2f} ms"),
     ]

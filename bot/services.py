@@ -85,8 +85,10 @@ async def build_services(settings: Settings, clock: Clock,
     sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
                           per_user_per_minute=settings.outbox.per_user_per_minute)
     primary = next((name for name in channels if name != "sim"), "sim")
-    dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
-                            settings.zone, lambda: primary, sender.wake, user_lookups)
+    handlers = Handlers(engine, GuideIndex(catalog))
+    handlers.warm_up()      # the first message is as fast as the next ones
+    dispatcher = Dispatcher(handlers, directory, clock, settings.zone, lambda: primary,
+                            sender.wake, user_lookups)
     return Services(engine=engine, dispatcher=dispatcher, sender=sender,
                     jobs=Jobs(engine, dispatcher, clock), channels=channels, directory=directory,
                     flowcharts=flowcharts)

@@ -297,14 +297,16 @@ class GuideIndex:
             with self._lock:
                 if self._built is None or self._generation != self.catalog.generation:
                     generation = self.catalog.generation
-                    self._built = _build(self.catalog.all())
+                    self._built = _build_shared(self.catalog.all())
                     self._generation = generation
                 built = self._built
         return built
 
     def warm_up(self) -> None:
-        """Build the index now rather than on the first question."""
+        """Build the index, and load the word segmenter, now rather than on the first
+        question."""
         self._index()
+        self.find("我想下周一请3天病假", ("teacher",))
 
     # ---- searching ------------------------------------------------------------------------------
     def search(self, text: str, roles: Collection[str] = (),
@@ -442,6 +444,23 @@ def _flow_text(definition: FlowDefinition) -> Iterator[str]:
         yield item.hint
     if definition.platform is not None:
         yield from definition.platform.can_do
+
+
+_SHARED: dict[tuple[Any, ...], _Built] = {}
+_SHARED_MAX = 4
+
+
+def _build_shared(definitions: list[FlowDefinition]) -> _Built:
+    """The index of these definitions, built once per process for the same words: an app
+    started again (tests, a restart of the services) reuses it with its own definitions."""
+    key = tuple((d.id, tuple(_flow_terms(d)), tuple(_flow_text(d))) for d in definitions)
+    built = _SHARED.get(key)
+    if built is None:
+        built = _build(definitions)
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[key] = built
+    return replace(built, definitions=list(definitions))
 
 
 def _build(definitions: list[FlowDefinition]) -> _Built:

@@ -88,7 +88,8 @@ async def build_services(settings: Settings, clock: Clock,
     handlers = Handlers(engine, GuideIndex(catalog))
     handlers.warm_up()      # the first message is as fast as the next ones
     dispatcher = Dispatcher(handlers, directory, clock, settings.zone, lambda: primary,
-                            sender.wake, user_lookups)
+                            sender.wake, user_lookups, run_turns=settings.server.run_turns,
+                            turn_slots=settings.database.parallel_turns())
     return Services(engine=engine, dispatcher=dispatcher, sender=sender,
                     jobs=Jobs(engine, dispatcher, clock), channels=channels, directory=directory,
                     flowcharts=flowcharts)

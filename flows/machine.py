@@ -68,7 +68,9 @@ def _next_dialog(session: FlowSession) -> str:
 
 
 def _previous_dialog(session: FlowSession) -> str | None:
-    return session.previous_dialog_state()
+    # the dialog picks the target before it takes the answer off the form (so taking it off
+    # cannot change which question comes before)
+    return session.edit_target or session.previous_dialog_state()
 
 
 def _edit_target(session: FlowSession) -> str:

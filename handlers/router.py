@@ -44,7 +44,7 @@ class Handlers:
         """Build what the first message would otherwise wait for: the search index with its
         word segmenter, and every flow's machine (start-up, before /healthz answers)."""
         self.index.warm_up()
-        self.engine.machines.warm_up(self.engine.catalog.all())
+        self.engine.runtime.machines.warm_up(self.engine.catalog.all())
 
     async def handle(self, turn: Turn, conversation: Conversation, incoming: Incoming) -> None:
         if incoming.kind == "tap":
@@ -106,7 +106,10 @@ class Handlers:
                 await self.engine.prompt(turn, active)
                 return
             await self.engine.continue_dialog(turn, conversation, active, incoming.text,
-                                              incoming.attachment)
+                                              incoming.attachment, incoming.card_key)
+            return
+        if incoming.card_key:           # a tap on a question of a dialog already closed
+            turn.reply(replies.STALE_CHOICE)
             return
         if incoming.kind == "file":
             turn.reply("收到文件。需要提交材料时，请先开始办理相应事项，在问到材料时再发送。")

@@ -19,7 +19,7 @@ async def test_search_index_and_flow_machines_are_built_before_the_first_message
     engine = client.app[keys.ENGINE]
     assert handlers.index._built is not None
     online = {(d.id, d.version) for d in engine.catalog.all() if d.online}
-    assert online <= set(engine.machines._machines)
+    assert online <= set(engine.runtime.machines._machines)
 
 
 async def test_one_log_line_per_turn_and_per_state_change(sim: Sim,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flows.approvers import ApproverNotFound, resolve_approvers
+from flows.assignment import assign, report_gap
 from flows.bookings import booking_conflict
 from flows.cards import decision_word, stage_card, task_outcome
 from flows.definition import FlowDefinition, Stage
@@ -32,33 +32,30 @@ class Approvals:
         if applicant is None:
             return [], ""
         route: list[str] = []
+        waiting = False
         for stage in session.definition.stages:
             if not session.applies(stage):
                 continue
-            try:
-                people = await resolve_approvers(stage.approver, applicant, self.directory)
-            except ApproverNotFound as exc:
-                return route, f"无法确定“{stage.name}”的审批人：{exc}"
-            route.append(f"{stage.name}（{'、'.join(p.name for p in people[:3])}"
-                         f"{'等' if len(people) > 3 else ''}）")
-        return route, ""
+            assignment = await assign(session.definition, stage, applicant, self.directory)
+            stand_in = "，代为处理" if assignment.via_fallback else ""
+            route.append(f"{stage.name}（{assignment.names() or '待分配'}{stand_in}）")
+            waiting = waiting or assignment.nobody
+        return route, ("暂时找不到部分环节的办理人：提交后申请会保留，通讯录补充后自动送达。"
+                       if waiting else "")
 
     # ---- opening a stage -----------------------------------------------------------------------
     async def open_stage(self, turn: Turn, application: Application, session: FlowSession,
                          stage: Stage) -> str:
         definition = session.definition
         applicant = await self.directory.person(application.applicant_id)
-        try:
-            if applicant is None:
-                raise ApproverNotFound("申请人不在通讯录中")
-            people = await resolve_approvers(stage.approver, applicant, self.directory)
-        except ApproverNotFound as exc:
-            log.error("flow=%s application=%s stage=%s: no approver: %s",
-                      definition.id, application.id, stage.id, exc)
-            contact = definition.contact
-            return (f"⚠ “{stage.name}”暂时无法送达审批人（{exc}），"
-                    f"请联系{contact.unit or definition.unit}{contact.section}：{contact.phone}。")
-        names = "、".join(p.name for p in people[:3]) + ("等" if len(people) > 3 else "")
+        assignment = await assign(definition, stage, applicant, self.directory)
+        waiting = await report_gap(turn, application, definition, stage, assignment,
+                                   admins=self.runtime.settings.admins,
+                                   generation=await self.directory.generation())
+        if assignment.nobody:
+            return waiting
+        people = list(assignment.people)
+        names = assignment.names()
         approved = [t.approver_id for t in await store.stage_tasks_all(application.id)
                     if t.status == "approved"]
         if stage.kind == "approve" and already_approved(approved, [p.id for p in people],
@@ -79,6 +76,27 @@ class Approvals:
         mode = "（需全部同意）" if stage.mode == "all" and len(people) > 1 else ""
         return f"下一步：{stage.name}（{names}）{mode}。"
 
+    async def reassign(self, turn: Turn, application: Application) -> bool:
+        """Open the current stage again for an application that found nobody (the directory
+        may have been fixed); True when it reached someone."""
+        definition = await self.runtime.definition_for(application)
+        if definition is None or application.status != "pending" or \
+                await store.open_tasks_of(application.id):
+            return False
+        session = await self.runtime.session_for(application, definition)
+        stage = session.current_stage()
+        if stage is None:
+            return False
+        before = application.state
+        next_step = await self.open_stage(turn, application, session, stage)
+        if not await store.open_tasks_of(application.id) and application.state == before:
+            return False
+        application.updated_at = turn.now
+        turn.push(application.applicant_id, f"您的《{definition.name}》（#{application.id}）"
+                                            f"已找到办理人。{next_step}")
+        await store.save_application(application)
+        return True
+
     # ---- taps ----------------------------------------------------------------------------------
     async def task_for_tap(self, turn: Turn, card_key: str) -> tuple[ApprovalTask, Application,
                                                                      FlowDefinition]:
@@ -87,7 +105,7 @@ class Approvals:
             raise TapRefused("这张卡片已失效。")
         application = task.application
         check_assignee(task, turn.user.id)
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None:
             raise TapRefused("该事项的流程已更新，请联系经办部门处理。")
         if task.status != "pending" or application.state != stage_state(task.stage_id):
@@ -191,7 +209,7 @@ class Approvals:
 
     # ---- the applicant -------------------------------------------------------------------------
     async def withdraw(self, turn: Turn, application: Application) -> None:
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None or application.applicant_id != turn.user.id:
             turn.reply("无法撤回该申请。")
             return

@@ -18,7 +18,7 @@ from flows.answers import AnswerError, Attachment, display_value, parse_answer
 from flows.approvals import Approvals
 from flows.bookings import booking_conflict
 from flows.definition import Field, FlowDefinition
-from flows.guide import contact_lines, days_text
+from flows.guide import days_text
 from flows.messages import Choices
 from flows.runtime import Runtime
 from flows.session import CONFIRM, NEW, FlowSession, ask_state
@@ -92,10 +92,12 @@ class Dialog:
 
     async def start(self, turn: Turn, conversation: Conversation, definition: FlowDefinition,
                     prefill: dict[str, Any] | None = None) -> Application:
+        await self.runtime.catalog.keep(definition)
         application = await store.create_application(
             flow_id=definition.id, flow_version=definition.version, applicant_id=turn.user.id,
             state=NEW, status="filling", channel=turn.channel, now=turn.now,
-            expires_at=turn.now + self.runtime.settings.idle_timeout)
+            expires_at=turn.now + self.runtime.settings.idle_timeout,
+            flow_digest=definition.digest)
         session = await self.runtime.session_for(application, definition)
         filled = []
         for key, value in (prefill or {}).items():
@@ -119,7 +121,7 @@ class Dialog:
                               application: Application, text: str,
                               attachment: Attachment | None = None, card_key: str = "") -> None:
         """`card_key`: the text came from tapping the `Choices` with that key."""
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None:
             await self._abandon_outdated(turn, conversation, application)
             return
@@ -203,10 +205,6 @@ class Dialog:
     async def submit(self, turn: Turn, conversation: Conversation, application: Application,
                      session: FlowSession) -> None:
         definition = session.definition
-        _route, route_problem = await self.approvals.route_preview(session)
-        if route_problem:
-            turn.reply(f"暂时无法提交：{route_problem}\n" + "\n".join(contact_lines(definition)))
-            return
         applicable = {f.key for f in session.applicable_fields()}
         session.form = {k: v for k, v in session.form.items() if k in applicable}
         for name in definition.checks:
@@ -239,7 +237,7 @@ class Dialog:
 
     async def prompt(self, turn: Turn, application: Application) -> None:
         """Repeat where the dialog stands (after a restart, a command, or 继续)."""
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None:
             return
         session = await self.runtime.session_for(application, definition)
@@ -258,7 +256,7 @@ class Dialog:
 
     async def expire(self, turn: Turn, application: Application) -> bool:
         """An idle dialog is closed and the applicant told."""
-        definition = self.runtime.catalog.get(application.flow_id)
+        definition = await self.runtime.definition_for(application)
         if definition is None or application.status != "filling":
             return False
         session = await self.runtime.session_for(application, definition)

@@ -70,8 +70,8 @@ class FlowEngine:
         return await self.runtime.finish(turn, application, session)
 
     # ---- loading -------------------------------------------------------------------------------
-    def definition_for(self, application: Application) -> FlowDefinition | None:
-        return self.runtime.definition_for(application)
+    async def definition_for(self, application: Application) -> FlowDefinition | None:
+        return await self.runtime.definition_for(application)
 
     async def applicant_of(self, person: PersonInfo) -> Applicant:
         return await self.runtime.applicant_of(person)
@@ -112,6 +112,9 @@ class FlowEngine:
 
     async def withdraw(self, turn: Turn, application: Application) -> None:
         await self.approvals.withdraw(turn, application)
+
+    async def reassign(self, turn: Turn, application: Application) -> bool:
+        return await self.approvals.reassign(turn, application)
 
     # ---- followups -----------------------------------------------------------------------------
     async def finish_followup(self, turn: Turn, application: Application,

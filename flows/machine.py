@@ -182,8 +182,8 @@ _BUILT: dict[tuple[Any, ...], Machine] = {}
 def _shared_machine(definition: FlowDefinition) -> Machine:
     """A machine is only its graph (conditions ask the session), so one built for the same
     graph is reused: a service started again does not rebuild 47 machines."""
-    key = (definition.id, definition.version, tuple(flow_edges(definition)),
-           tuple(all_states(definition)))
+    key = (definition.id, definition.digest or definition.version,
+           tuple(flow_edges(definition)), tuple(all_states(definition)))
     machine = _BUILT.get(key)
     if machine is None:
         machine = _BUILT[key] = build_machine(definition)
@@ -191,13 +191,14 @@ def _shared_machine(definition: FlowDefinition) -> Machine:
 
 
 class FlowMachines:
-    """The shared machine of every loaded flow, keyed by flow id and version."""
+    """The shared machine of every loaded flow, keyed by flow id and content digest (an edit
+    without a new `version` number still gets its own machine)."""
 
     def __init__(self) -> None:
-        self._machines: dict[tuple[str, int], Machine] = {}
+        self._machines: dict[tuple[str, str], Machine] = {}
 
     def machine_for(self, definition: FlowDefinition) -> Machine:
-        key = (definition.id, definition.version)
+        key = (definition.id, definition.digest or f"v{definition.version}")
         machine = self._machines.get(key)
         if machine is None:
             machine = self._machines[key] = _shared_machine(definition)

@@ -18,7 +18,7 @@ async def test_search_index_and_flow_machines_are_built_before_the_first_message
     handlers = client.app[keys.DISPATCHER].handlers
     engine = client.app[keys.ENGINE]
     assert handlers.index._built is not None
-    online = {(d.id, d.version) for d in engine.catalog.all() if d.online}
+    online = {(d.id, d.digest or f"v{d.version}") for d in engine.catalog.all() if d.online}
     assert online <= set(engine.runtime.machines._machines)
 
 

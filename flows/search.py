@@ -40,7 +40,6 @@ directly over a process whose name or alias is in the question.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
@@ -57,9 +56,10 @@ from typing import Any, Literal
 import jieba
 import jieba.posseg
 
-from flows.answers import AnswerError, parse_answer
 from flows.catalog import Catalog
-from flows.definition import Field, FlowDefinition
+from flows.definition import FlowDefinition
+from flows.prefill import stated_answers
+from flows.stated import DATE_WORDS, QUANTITY, TIME_WORDS
 from flows.validation import ANYONE
 from flows.vocabulary import (
     APPLY_ACTS,
@@ -123,19 +123,6 @@ SOFT_WEIGHT = 0.5
 INCIDENTAL_TAGS = frozenset(("t", "ns", "nr", "nrt", "nrfg", "m", "q", "mq"))
 
 _PUNCTUATION = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
-_NUMERAL = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万半]+)"
-_QUANTITY = re.compile(
-    rf"{_NUMERAL}\s*(?:万|千)?\s*(?:个月|个工作日|天半|天|日|周|年|元|块钱|块|万元|人|个|台|辆|间|件|份|位|名|次|小时)"
-    r"(?!后|以后)")
-_DATE_WORDS = re.compile(
-    r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}[日号]?|"
-    r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号]?|"
-    r"(?:下下|下个|下|本|这个|这|上个|上)?(?:周|星期|礼拜)[一二三四五六日天七]|"
-    rf"{_NUMERAL}天(?:以)?后|大后天|后天|明天|明日|今天|今日|昨天|前天")
-#: times that are not a date of their own (下礼拜, 月底): set aside like dates, never filled in
-_TIME_WORDS = re.compile(
-    r"(?:下下|下个|下|本|这个|这|上个|上)(?:周|星期|礼拜|个?月)|周末|月底|月初|年底|年初|"
-    r"近期|最近|过几天|这几天|今年|明年|去年")
 _FILLER = re.compile(r"(?<=^.)个|一下")        # 放个展板, 看一下监控
 _PARENTHESIS = re.compile(r"[（(].*?[)）]")
 _ASCII = re.compile(r"[0-9a-z]")
@@ -183,8 +170,8 @@ def normalize(text: str) -> str:
 def strip_values(text: str) -> str:
     """The normalised question without the dates and quantities it states (请3天病假 → 请病假),
     colloquial fault phrasing put plainly (打不出来 → 坏了)."""
-    plain = plain_phrasing(_DATE_WORDS.sub("", unicodedata.normalize("NFKC", text)))
-    return normalize(_QUANTITY.sub("", _TIME_WORDS.sub("", plain)))
+    plain = plain_phrasing(DATE_WORDS.sub("", unicodedata.normalize("NFKC", text)))
+    return normalize(QUANTITY.sub("", TIME_WORDS.sub("", plain)))
 
 
 def word_weight(word: str) -> float:
@@ -353,21 +340,13 @@ class GuideIndex:
         if act is None:
             return False
         # the asker wants it (我…帮我报修), or states what to fill in (明天请2天假)
-        return bool(WISHES.search(cleaned[:act.start()]) or _DATE_WORDS.search(cleaned)
-                    or _QUANTITY.search(cleaned))
+        return bool(WISHES.search(cleaned[:act.start()]) or DATE_WORDS.search(cleaned)
+                    or QUANTITY.search(cleaned))
 
     @staticmethod
     def prefill(definition: FlowDefinition, text: str, today: date) -> dict[str, Any]:
-        """Answers the sentence states clearly: an option named, a number with the field's unit,
-        a date when the form has exactly one date field. Each is validated; nothing is guessed."""
-        sentence = unicodedata.normalize("NFKC", text)
-        values: dict[str, Any] = {}
-        plain = [f for f in definition.fields if f.when is None]
-        for item in plain:
-            value = _prefill_value(item, plain, sentence, today)
-            if value is not None:
-                values[item.key] = value
-        return values
+        """The answers a sentence states (see flows/prefill.py)."""
+        return stated_answers(definition, text, today)
 
 
 def _names_first(ranked: list[Match]) -> list[Match]:
@@ -829,44 +808,3 @@ def _prefer_roles(ranked: list[Match], roles: Collection[str]) -> list[Match]:
     demoted = [replace(m, score=min(m.score, ceiling)) for m in band if m not in winners]
     others = [m for m in ranked if m not in band]
     return sorted(lifted + others + demoted, key=lambda m: -m.score)
-
-
-# ---- prefill ------------------------------------------------------------------------------------
-def _prefill_value(item: Field, fields: list[Field], sentence: str, today: date) -> Any:
-    if item.type == "choice" and not item.multiple:
-        return _named_option(item, sentence)
-    if item.type == "number" and item.unit:
-        same_unit = [f for f in fields if f.type == "number" and f.unit == item.unit]
-        return _stated_number(item, sentence, today) if len(same_unit) == 1 else None
-    if item.type == "date":
-        dates = [f for f in fields if f.type == "date"]
-        return _stated_date(item, sentence, today) if len(dates) == 1 else None
-    return None
-
-
-def _named_option(item: Field, sentence: str) -> str | None:
-    text = normalize(sentence)
-    named = [o for o in item.options
-             if o != "其他" and (core := normalize(_PARENTHESIS.sub("", o))) and core in text]
-    # 陪产假 also contains 产假: keep only the longest of nested options
-    named = [o for o in named if not any(o != other and o in other for other in named)]
-    return named[0] if len(named) == 1 else None
-
-
-def _stated_number(item: Field, sentence: str, today: date) -> float | int | None:
-    pattern = re.compile(rf"{_NUMERAL}\s*(?:万|千)?\s*{re.escape(item.unit)}(?:半)?(?!后|以后)")
-    found = [m.group(0) for m in pattern.finditer(sentence)]
-    if len(found) != 1:
-        return None
-    with contextlib.suppress(AnswerError):
-        return parse_answer(item, found[0], today)
-    return None
-
-
-def _stated_date(item: Field, sentence: str, today: date) -> str | None:
-    found = [m.group(0) for m in _DATE_WORDS.finditer(sentence)]
-    if len(found) != 1:
-        return None
-    with contextlib.suppress(AnswerError):
-        return parse_answer(item, found[0], today)
-    return None

@@ -18,6 +18,13 @@ PENDING_BY_KIND = {"service": "办理中", "report": "待接收", "filing": "待
 DIALOG_COMMANDS = "“返回”回到上一项，“取消”放弃，“帮助”查看说明"
 
 
+def back_word(definition: FlowDefinition | None) -> str:
+    """What ends a leave: students come back to school (返校), staff to work (返岗)."""
+    if definition is not None and set(definition.audience) <= {"student", "club_leader"}:
+        return "返校"
+    return "返岗"
+
+
 def status_label(definition: FlowDefinition | None, status: str, state: str = "") -> str:
     kind = definition.kind if definition else ""
     if status == "completed":

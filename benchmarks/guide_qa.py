@@ -14,7 +14,7 @@ Who asks (the asker's roles change the answer, see flows/search.py): a plain tea
 unless the expected process is not open to teachers; then a demo user holding the process's most
 specific audience role and no more specific one (stu_liu for student-only processes, li_dean for
 部门主要负责人, lit_vdean for 干部, vp_wu for 校领导). NONE questions are asked by the teacher.
-Roles are the demo directory's, plus dept_head/school_leader as the directory implies them.
+Roles are the demo directory's, the implied ones included (storage/roles.py).
 A file may name the asker per question in a third column `asker`: one of teacher, student,
 counselor, cadre, dept_head, school_leader — the demo user for whom that role is the most
 specific one asks (zhang_t, stu_liu, chen_c, lit_vdean, a department head, a school leader); an
@@ -34,7 +34,6 @@ import platform
 import statistics
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +44,8 @@ from flows.catalog import Catalog  # noqa: E402
 from flows.definition import FlowDefinition  # noqa: E402
 from flows.loader import read_flow_files  # noqa: E402
 from flows.search import ROLE_SPECIFICITY, Answer, GuideIndex  # noqa: E402
+from storage.directory_file import read_directory_file  # noqa: E402
+from storage.directory_snapshot import file_alone  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
@@ -106,19 +107,10 @@ def _passes(result: Result, test: str) -> bool:
 
 # ---- who asks -----------------------------------------------------------------------------------
 def load_people() -> dict[str, tuple[str, ...]]:
-    """Demo users and their effective roles (dept_head and school_leader as implied)."""
-    document = tomllib.loads(DIRECTORY.read_text(encoding="utf-8"))
-    departments = {d["id"]: d for d in document.get("departments", [])}
-    people: dict[str, tuple[str, ...]] = {}
-    for user in document.get("users", []):
-        roles = list(user.get("roles", []))
-        department = departments.get(user.get("department", ""), {})
-        if department.get("head") == user["id"] and department.get("kind") != "leadership":
-            roles.append("dept_head")
-        if department.get("kind") == "leadership":
-            roles.append("school_leader")
-        people[user["id"]] = tuple(dict.fromkeys(roles))
-    return people
+    """Demo users and their effective roles, the implied ones (staff, dept_head,
+    affiliated_head, school_leader) as the directory gives them."""
+    directory = file_alone(read_directory_file(str(DIRECTORY)))
+    return {person.id: tuple(person.roles) for person in directory.people_by_id.values()}
 
 
 def asker_for(definition: FlowDefinition | None, people: dict[str, tuple[str, ...]],

@@ -64,6 +64,7 @@ from flows.validation import ANYONE
 from flows.vocabulary import (
     APPLY_ACTS,
     APPLY_STARTS,
+    PLACES,
     QUESTION_MARKERS,
     SOFT_WORDS,
     STOP_WORDS,
@@ -92,6 +93,7 @@ SHIFT_TYPO_LENGTH = 6       # from this length a typo may also add or drop a cha
 MIN_FUZZY_LENGTH = 3        # shorter terms are not matched with typos (too many false friends)
 MIN_EXPLAINED = 0.3         # credit from which a word of the question counts as explained
 UNANCHORED_FACTOR = 0.6     # no term found whole (only pieces and summary words): weak evidence
+SUBWORD_FACTOR = 0.7        # a catalog word inside a longer word of the question (抑郁症)
 EVERYDAY_LOG = 5.5          # a word the catalog does not use weighs (5.5 - log10 count) / 2:
 EVERYDAY_SPAN = 2.0         # 说 (220,000 in jieba's corpus) 0.15, 换 (6,500) 0.85, 开饭 1
 EVERYDAY_MIN = 0.15
@@ -139,6 +141,8 @@ class Match:
     strong: bool = False
     #: at least a keyword or option of the flow is in the question whole
     anchored: bool = False
+    #: … and one of them is a whole word of the question (考试 is not one in 期末考试)
+    aligned: bool = False
     #: the words of the question it explains, and those of them a name or alias explains
     words: frozenset[str] = frozenset()
     strong_words: frozenset[str] = frozenset()
@@ -364,7 +368,7 @@ def _names_first(ranked: list[Match]) -> list[Match]:
 def _alone(match: Match, ranked: list[Match]) -> bool:
     """Worth offering on its own: the best, a keyword of it in the question whole, and nothing
     else near (打印机打不出来: IT报修 and no other process)."""
-    if match is not ranked[0] or not match.anchored or match.score < ALONE_MIN:
+    if match is not ranked[0] or not match.aligned or match.score < ALONE_MIN:
         return False
     runner_up = ranked[1].score if len(ranked) > 1 else 0.0
     return runner_up <= match.score * ALONE_RATIO
@@ -558,8 +562,12 @@ class _Credit:
         self.rows: dict[int, list[float]] = {}
         self.strong_rows: dict[int, list[float]] = {}
         self.level: dict[int, int] = defaultdict(int)
+        #: flows with a term that is a whole word (or words) of the question
+        self.aligned: set[int] = set()
 
-    def give(self, flow: int, start: int, end: int, weight: float, level: int = 0) -> None:
+    def give(self, flow: int, start: int, end: int, weight: float, level: int = 0, *,
+             loose: bool = False) -> None:
+        """`loose`: found inside a longer word of the question, so no anchor of its own."""
         rows = [self.rows.setdefault(flow, [0.0] * self.size)]
         if level >= STRONG:
             rows.append(self.strong_rows.setdefault(flow, [0.0] * self.size))
@@ -567,6 +575,8 @@ class _Credit:
             for position in range(start, end):
                 row[position] = max(row[position], weight)
         self.level[flow] = max(self.level[flow], level)
+        if level >= WEAK and not loose:
+            self.aligned.add(flow)
 
 
 def _parse_query(text: str, built: _Built) -> _Query:
@@ -580,6 +590,8 @@ def _parse_query(text: str, built: _Built) -> _Query:
         weight = 0.0 if incidental else word_weight(word)
         if weight == 1.0 and word not in built.pieces:
             weight = everyday_weight(word)      # only the flows' sentences use it, if any
+            if PLACES.search(word):
+                weight = min(weight, SOFT_WEIGHT)   # 体育馆, 教学楼: where, not what
         words.append((position, end, weight))
         position = end
     return _Query(stripped, words, sum((e - s) * w for s, e, w in words))
@@ -597,6 +609,7 @@ def _score(built: _Built, query: _Query) -> list[Match]:
     _credit_terms(built, query, credit)
     _credit_words(built, query, credit)
     _credit_synonyms(built, query, credit)
+    _credit_subwords(built, query, credit)
     weights = query.char_weights()
     matches = []
     for flow, row in credit.rows.items():
@@ -609,6 +622,7 @@ def _score(built: _Built, query: _Query) -> list[Match]:
             matches.append(Match(built.definitions[flow], round(score, 4),
                                  strong=credit.level[flow] >= STRONG,
                                  anchored=credit.level[flow] >= WEAK,
+                                 aligned=flow in credit.aligned,
                                  words=_explained_words(query, row),
                                  strong_words=_explained_words(query, strong_row)))
     return matches
@@ -674,7 +688,7 @@ def _credit_whole(term: _Term, start: int, end: int, aligned: bool, credit: _Cre
     if aligned:
         credit.give(term.flow, start, end, term.weight, STRONG if term.strong else WEAK)
     else:
-        credit.give(term.flow, start, end, term.weight * UNALIGNED_FACTOR, WEAK)
+        credit.give(term.flow, start, end, term.weight * UNALIGNED_FACTOR, WEAK, loose=True)
 
 
 def _partial_weight(built: _Built, term: _Term, piece: str) -> float:
@@ -768,6 +782,28 @@ def _credit_synonyms(built: _Built, query: _Query, credit: _Credit) -> None:
             rarity = built.piece_rarity.get(other, 1.0)
             for flow, word_credit in built.words.get(other, ()):
                 credit.give(flow, start, end, word_credit * (0.4 + 0.6 * rarity) * SYNONYM_FACTOR)
+
+
+def _credit_subwords(built: _Built, query: _Query, credit: _Credit) -> None:
+    """A longer word the catalog does not know, by the catalog's words inside it (抑郁症 has
+    抑郁, 发高烧 has 高烧 = 发热): the longest such piece, at a lower weight."""
+    for start, end, weight in query.words:
+        word = query.text[start:end]
+        if weight <= 0 or end - start < 3 or word in built.pieces or word in built.words:
+            continue
+        for size in range(end - start - 1, 1, -1):
+            found = False
+            for offset in range(start, end - size + 1):
+                piece = query.text[offset:offset + size]
+                for other in (piece, *everyday_synonyms(piece)):
+                    for position in built.pieces.get(other, ()):
+                        term = built.terms[position]
+                        if term.text == other:
+                            found = True
+                            # evidence, but never enough alone to offer it (期末考试 ≠ 考试)
+                            credit.give(term.flow, start, end, term.weight * SUBWORD_FACTOR)
+            if found:
+                break
 
 
 # ---- roles --------------------------------------------------------------------------------------

@@ -74,6 +74,9 @@ APPLY_ACTS = re.compile(r"请\S{0,6}?假|申请|报修|修一下|预约|预定|�
                         r"开通|办理|采购|买|休学|复学|免修|挂|拉|摆|录")
 WISHES = re.compile(r"我|咱|要|想|得|准备|打算|需要|帮|给我|麻烦")
 
+#: a word naming a place (体育馆, 教学楼, 三食堂): where something is, not what it is about
+PLACES = re.compile(r"(?:馆|楼|场|堂|室|门口|广场|宿舍|公寓|校区)$")
+
 #: everyday words and the catalog's words for the same thing. A word of the question the catalog
 #: does not use is read as each member of its groups that it does use (老婆 → 配偶, 当兵 → 入伍).
 EVERYDAY: tuple[tuple[str, ...], ...] = (

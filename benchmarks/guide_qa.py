@@ -49,7 +49,8 @@ from storage.directory_snapshot import file_alone  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
-        "holdout2": DATA / "guide_holdout2.tsv"}
+        "holdout2": DATA / "guide_holdout2.tsv", "phone": DATA / "guide_phone.tsv",
+        "phone_check": DATA / "guide_phone_check.tsv"}
 DOCS = ROOT / "docs" / "benchmarks.md"
 HISTORY = DATA / "guide_qa_history.md"      # the first runs of the held-out sets, kept as they were
 SECTION = "## Guide QA"
@@ -231,6 +232,15 @@ def machine() -> str:
             f"({platform.python_implementation()}), {platform.system()}")
 
 
+def busy_note() -> str:
+    """Said when other work shared the machine: the times are then high, the rest holds."""
+    load = os.getloadavg()[0]
+    if load < 1.0:
+        return ""
+    return (f" Load average {load:.1f} during the run (other processes busy): the answer "
+            "times are higher than on a quiet machine; the accuracy figures do not depend on it.")
+
+
 def markdown(reports: list[Report]) -> str:
     header = "| | " + " | ".join(r.name for r in reports) + " |"
     lines = [header, "|---|" + "---|" * len(reports)]
@@ -262,9 +272,17 @@ def section_text(reports: list[Report]) -> str:
         "typos, 12 out-of-scope questions.",
         "- **holdout2**: `benchmarks/data/guide_holdout2.tsv` — a second set, every process, "
         "7 out-of-scope questions.",
+        "- **phone**: `benchmarks/data/guide_phone.tsv` — written from the notice as people type "
+        "on a phone (typos, mixed roles, the asker named in a third column), every process, 20 "
+        "out-of-scope questions; tuning data for issue 11.",
+        "- **phone_check**: `benchmarks/data/guide_phone_check.tsv` — written with phone, other "
+        "phrasings, 12 out-of-scope questions; set aside and first run after the tuning.",
+        "",
+        "Status words: *directly* = a confident answer; *likely* = one candidate shown as "
+        "“您问的可能是”, with a way out (never a one-item list); a numbered list has two or more.",
         "",
         markdown(reports), "",
-        f"Machine: {machine()}.", "",
+        f"Machine: {machine()}.{busy_note()}", "",
         HISTORY.read_text(encoding="utf-8").strip(), "",
     ]
     for report in reports:

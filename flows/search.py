@@ -320,6 +320,9 @@ class GuideIndex:
         plausible = [m for m in ranked if _plausible(m) or _alone(m, ranked)]
         if not plausible:
             return Answer("unknown", (), apply)
+        named = _named_in(text, ranked)
+        if named is not None:           # its full name beats related words and the role
+            return Answer("confident", (named,), apply)
         best = plausible[0]
         if _confident(best, [m for m in ranked if m is not best]):
             return Answer("confident", (best,), apply)
@@ -351,6 +354,14 @@ class GuideIndex:
     def prefill(definition: FlowDefinition, text: str, today: date) -> dict[str, Any]:
         """The answers a sentence states (see flows/prefill.py)."""
         return stated_answers(definition, text, today)
+
+
+def _named_in(text: str, ranked: list[Match]) -> Match | None:
+    """The process whose full name the question says, the longest if several
+    (新媒体公共账号变更备案怎么办理 is that one, not 新媒体公共账号备案)."""
+    question = strip_values(text)
+    named = [m for m in ranked if normalize(m.definition.name) in question]
+    return max(named, key=lambda m: len(m.definition.name)) if named else None
 
 
 def _names_first(ranked: list[Match]) -> list[Match]:

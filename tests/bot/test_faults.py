@@ -41,7 +41,7 @@ from tests.fakes.wecom_users import (
 from tests.processes import Processes, processes, wecom_env
 
 DEMO_DIRECTORY = resources.files("storage").joinpath("demo_directory.toml").read_text("utf-8")
-PACING = Pacing(think=(0.05, 0.3), start_within=1.0, reply_timeout=40.0, tap_think=(0.05, 0.3),
+PACING = Pacing(think=(0.05, 0.3), start_within=1.0, reply_timeout=60.0, tap_think=(0.05, 0.3),
                 settle=1.0)
 
 
@@ -126,7 +126,7 @@ async def test_the_api_failing_30_percent_with_timeouts_and_revoked_tokens(
         database_url: str) -> None:
     @contextlib.asynccontextmanager
     async def chaos(app: web.Application) -> AsyncIterator[None]:
-        live_wecom.set_chaos(Chaos(rate=0.3, hang=1.0, revoke_tokens_every=1.5, seed=9))
+        live_wecom.set_chaos(Chaos(rate=0.3, hang=1.0, revoke_tokens_every=4.0, seed=9))
         yield
         live_wecom.set_chaos(Chaos())
     await run_with(live_settings, live_wecom, campus, database_url, chaos)

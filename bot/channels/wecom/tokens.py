@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
+from bot.channels.wecom.errors import BUSY_ERRORS, WecomApiError, WecomTransportError
 from bot.clock import Clock
 from storage.models import ApiToken
 
@@ -99,8 +100,9 @@ class TokenStore:
         for pause in (*FETCH_RETRY_PAUSES, None):
             try:
                 return await self._fetch()
-            except Exception as exc:
-                if pause is None or not getattr(exc, "transient", False):
+            except (WecomTransportError, WecomApiError) as exc:
+                busy = isinstance(exc, WecomTransportError) or exc.errcode in BUSY_ERRORS
+                if pause is None or not busy:
                     raise
                 log.info("gettoken failed (%s), trying again in %.1f s", exc, pause)
                 await asyncio.sleep(pause)

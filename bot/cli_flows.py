@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 
 def flows_check(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
-    from bot.services import action_registry, catalog_path
+    from bot.services import action_registry, catalog_path, overrides_path
     from flows.catalog import check_flows
+    from flows.overrides import read_overrides
 
     settings = settings_from(args)
     path = Path(args.path) if args.path else catalog_path(settings)
-    definitions, problems = asyncio.run(check_flows(path, action_registry()))
+    definitions, problems = asyncio.run(check_flows(
+        path, action_registry(), read_overrides(overrides_path(settings))))
     for problem in problems:
         print(problem)
     if problems:
@@ -38,10 +40,14 @@ def _catalog(args: argparse.Namespace, path: str | None) -> Path:
     return Path(path) if path else catalog_path(settings_from(args))
 
 
-def _read(path: Path) -> tuple[list[FlowDefinition], list[Problem]]:
+def _read(args: argparse.Namespace, path: Path) -> tuple[list[FlowDefinition], list[Problem]]:
+    """The flow files with the school's contacts and time limits ([flows] overrides)."""
+    from bot.cli import settings_from
+    from bot.services import overrides_path
     from flows.loader import read_flow_files
+    from flows.overrides import read_overrides
 
-    return read_flow_files(path)
+    return read_flow_files(path, read_overrides(overrides_path(settings_from(args))))
 
 
 def _export_format(args: argparse.Namespace) -> str | None:
@@ -84,7 +90,7 @@ def flows_export(args: argparse.Namespace) -> int:
     fmt = _export_format(args)
     if fmt is None:
         return 2
-    definitions, problems = _read(_catalog(args, args.path))
+    definitions, problems = _read(args, _catalog(args, args.path))
     broken = {p.file for p in problems}
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -132,7 +138,7 @@ def flows_render(args: argparse.Namespace) -> int:
         print(f"不支持的文件类型“{Path(args.output).suffix or '（无扩展名）'}”："
               "请输出为 .svg 或 .png 文件。", file=sys.stderr)
         return 2
-    definitions, problems = _read(_catalog(args, args.catalog))
+    definitions, problems = _read(args, _catalog(args, args.catalog))
     definition = _find(definitions, args.name)
     if definition is None:
         _not_found(definitions, problems, args.name)

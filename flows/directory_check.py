@@ -202,9 +202,10 @@ async def check_directory(definitions: Iterable[FlowDefinition],
     held = {role for person in everyone for role in person.roles}
     for definition in notice_order(definitions):
         stages = []
+        sampled = samples(definition, directory)
         for stage in definition.stages:
             applicants = [p for p in everyone if _audience(definition, p)] \
-                if stage.approver.form == "counselor" else samples(definition, directory)
+                if stage.approver.form == "counselor" else sampled
             routes = []
             for person in applicants:
                 if not _applies(stage, person):

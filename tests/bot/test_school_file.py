@@ -47,8 +47,11 @@ async def test_an_edited_file_is_applied_and_a_broken_one_refused(
     newcomer = '\n[[users]]\nid = "20020009"\nname = "新老师"\ndepartment = "wxy"\n' \
                'roles = ["teacher"]\n'
     path.write_text(path.read_text(encoding="utf-8") + newcomer, encoding="utf-8")
-    await jobs.watch_directory()
+    with caplog.at_level(logging.INFO, logger="campusbot.directory"):
+        await jobs.watch_directory()
     assert "您还没有提交过申请" in await sim.text("20020009", "我的申请")
+    # the directory check runs after the change: one summary line in the log
+    assert "通讯录检查：18 个部门、39 人；38 个在线流程全部可以派单" in caplog.text
     with caplog.at_level(logging.ERROR, logger="campusbot.directory"):
         path.write_text(path.read_text(encoding="utf-8") + '\n[[users]]\nname = "无名"\n',
                         encoding="utf-8")

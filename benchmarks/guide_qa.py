@@ -1,7 +1,7 @@
 """Guide QA benchmark: questions in people's own words → the process the bot picks.
 
-Runs question sets (question<TAB>expected process name; NONE = outside the catalog) through the
-real `GuideIndex` over the real flow files and reports:
+Runs question sets (question<TAB>expected process name; NONE = outside the catalog; optionally
+a third column `asker`) through the real `GuideIndex` over the real flow files and reports:
 
 - top-1 / top-3: the expected process is the first / among the first three the bot offers (the
   confident answer, or the numbered candidates it lists);
@@ -14,7 +14,11 @@ Who asks (the asker's roles change the answer, see flows/search.py): a plain tea
 unless the expected process is not open to teachers; then a demo user holding the process's most
 specific audience role and no more specific one (stu_liu for student-only processes, li_dean for
 部门主要负责人, lit_vdean for 干部, vp_wu for 校领导). NONE questions are asked by the teacher.
-Roles are the demo directory's, plus dept_head/school_leader as the directory implies them.
+Roles are the demo directory's, the implied ones included (storage/roles.py).
+A file may name the asker per question in a third column `asker`: one of teacher, student,
+counselor, cadre, dept_head, school_leader — the demo user for whom that role is the most
+specific one asks (zhang_t, stu_liu, chen_c, lit_vdean, a department head, a school leader); an
+empty cell falls back to the rule above.
 
     .venv/bin/python benchmarks/guide_qa.py                 # dev and held-out sets
     .venv/bin/python benchmarks/guide_qa.py --misses        # also list every miss
@@ -30,7 +34,6 @@ import platform
 import statistics
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,10 +44,13 @@ from flows.catalog import Catalog  # noqa: E402
 from flows.definition import FlowDefinition  # noqa: E402
 from flows.loader import read_flow_files  # noqa: E402
 from flows.search import ROLE_SPECIFICITY, Answer, GuideIndex  # noqa: E402
+from storage.directory_file import read_directory_file  # noqa: E402
+from storage.directory_snapshot import file_alone  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
-        "holdout2": DATA / "guide_holdout2.tsv"}
+        "holdout2": DATA / "guide_holdout2.tsv", "phone": DATA / "guide_phone.tsv",
+        "phone_check": DATA / "guide_phone_check.tsv"}
 DOCS = ROOT / "docs" / "benchmarks.md"
 HISTORY = DATA / "guide_qa_history.md"      # the first runs of the held-out sets, kept as they were
 SECTION = "## Guide QA"
@@ -52,6 +58,8 @@ CATALOG = ROOT / "flows" / "catalog"
 DIRECTORY = ROOT / "storage" / "demo_directory.toml"
 TEACHER = "zhang_t"
 NONE = "NONE"
+#: roles a question file may name in its `asker` column
+ASKER_ROLES = ("teacher", "student", "counselor", "cadre", "dept_head", "school_leader")
 REPEAT = 20
 
 
@@ -90,7 +98,9 @@ def _passes(result: Result, test: str) -> bool:
         "top3": result.expected in offered[:3],
         "confident_right": status == "confident" and offered[:1] == [result.expected],
         "confident_wrong": status == "confident" and offered[:1] != [result.expected],
+        "confident": status == "confident",
         "ambiguous": status == "ambiguous",
+        "likely": status == "likely",
         "declined": status == "unknown",
     }
     return checks[test]
@@ -98,38 +108,48 @@ def _passes(result: Result, test: str) -> bool:
 
 # ---- who asks -----------------------------------------------------------------------------------
 def load_people() -> dict[str, tuple[str, ...]]:
-    """Demo users and their effective roles (dept_head and school_leader as implied)."""
-    document = tomllib.loads(DIRECTORY.read_text(encoding="utf-8"))
-    departments = {d["id"]: d for d in document.get("departments", [])}
-    people: dict[str, tuple[str, ...]] = {}
-    for user in document.get("users", []):
-        roles = list(user.get("roles", []))
-        department = departments.get(user.get("department", ""), {})
-        if department.get("head") == user["id"] and department.get("kind") != "leadership":
-            roles.append("dept_head")
-        if department.get("kind") == "leadership":
-            roles.append("school_leader")
-        people[user["id"]] = tuple(dict.fromkeys(roles))
-    return people
+    """Demo users and their effective roles, the implied ones (staff, dept_head,
+    affiliated_head, school_leader) as the directory gives them."""
+    directory = file_alone(read_directory_file(str(DIRECTORY)))
+    return {person.id: tuple(person.roles) for person in directory.people_by_id.values()}
 
 
-def asker_for(definition: FlowDefinition | None, people: dict[str, tuple[str, ...]]) -> str:
+def asker_for(definition: FlowDefinition | None, people: dict[str, tuple[str, ...]],
+              role: str = "") -> str:
+    """Who asks: the holder of `role` when a question file names it, else by the process."""
+    if role:
+        return holder_of(role, people)
     audience = set(definition.audience) if definition else set()
     if definition is None or audience & {"any", "teacher"}:
         return TEACHER
-    role = max(audience, key=lambda r: ROLE_SPECIFICITY.get(r, 0))
+    return holder_of(max(audience, key=lambda r: ROLE_SPECIFICITY.get(r, 0)), people)
+
+
+def holder_of(role: str, people: dict[str, tuple[str, ...]]) -> str:
+    """The demo user for whom `role` is the most specific one (a cadre who is not also a head)."""
+    if role == "teacher":
+        return TEACHER
     holders = [user for user, roles in people.items() if role in roles]
-    # the holder for whom this role is the most specific one (a cadre who is not also a head)
+    if not holders:
+        raise SystemExit(f"no demo user holds the role {role!r}")
     return min(holders, key=lambda user: max(ROLE_SPECIFICITY.get(r, 0) for r in people[user]))
 
 
 # ---- running ------------------------------------------------------------------------------------
-def read_questions(path: Path) -> list[tuple[str, str]]:
+def read_questions(path: Path) -> list[tuple[str, str, str]]:
+    """(question, expected, asker role or "") of each line after the header."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        if line.strip():
-            question, expected = line.split("\t")[:2]
-            rows.append((question.strip(), expected.strip()))
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], 2):
+        if not line.strip():
+            continue
+        cells = [cell.strip() for cell in line.split("\t")]
+        if len(cells) < 2:
+            raise SystemExit(f"{path.name}:{number}: expected question<TAB>expected[<TAB>asker]")
+        asker = cells[2] if len(cells) > 2 else ""
+        if asker and asker not in ASKER_ROLES:
+            raise SystemExit(f"{path.name}:{number}: asker {asker!r} is not one of "
+                             f"{', '.join(ASKER_ROLES)}")
+        rows.append((cells[0], cells[1], asker))
     return rows
 
 
@@ -142,14 +162,14 @@ def load_index() -> tuple[GuideIndex, Catalog]:
     return index, catalog
 
 
-def run_set(name: str, rows: list[tuple[str, str]], index: GuideIndex, catalog: Catalog,
+def run_set(name: str, rows: list[tuple[str, str, str]], index: GuideIndex, catalog: Catalog,
             people: dict[str, tuple[str, ...]]) -> Report:
     report = Report(name)
-    for question, expected in rows:
+    for question, expected, role in rows:
         definition = catalog.by_name(expected)
         if expected != NONE and definition is None:
             raise SystemExit(f"{name}: unknown process {expected!r} (question {question!r})")
-        asker = asker_for(definition, people)
+        asker = asker_for(definition, people, role)
         roles = people[asker]
         index.find(question, roles)                      # warm-up
         for _ in range(REPEAT):
@@ -179,9 +199,12 @@ def table_rows(report: Report) -> list[tuple[str, str]]:
         ("answered directly and right", _share(report.count(inside, "confident_right"),
                                                len(inside))),
         ("answered directly but wrong", str(report.count(inside, "confident_wrong"))),
+        ("offered as the likely one (single, hedged)", str(report.count(inside, "likely"))),
         ("asked to choose from a numbered list", str(report.count(inside, "ambiguous"))),
         ("declined although in the catalog", str(report.count(inside, "declined"))),
         ("out of scope declined", _share(report.count(outside, "declined"), len(outside))),
+        ("out of scope offered one process (hedged)", str(report.count(outside, "likely"))),
+        ("out of scope answered directly (wrong)", str(report.count(outside, "confident"))),
         ("median answer time", f"{statistics.median(report.times_ms):.2f} ms"),
         ("p99 answer time", f"{percentile(report.times_ms, 0.99):.2f} ms"),
     ]
@@ -207,6 +230,15 @@ def machine() -> str:
         cpu = models[0]
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()} "
             f"({platform.python_implementation()}), {platform.system()}")
+
+
+def busy_note() -> str:
+    """Said when other work shared the machine: the times are then high, the rest holds."""
+    load = os.getloadavg()[0]
+    if load < 1.0:
+        return ""
+    return (f" Load average {load:.1f} during the run (other processes busy): the answer "
+            "times are higher than on a quiet machine; the accuracy figures do not depend on it.")
 
 
 def markdown(reports: list[Report]) -> str:
@@ -240,9 +272,17 @@ def section_text(reports: list[Report]) -> str:
         "typos, 12 out-of-scope questions.",
         "- **holdout2**: `benchmarks/data/guide_holdout2.tsv` — a second set, every process, "
         "7 out-of-scope questions.",
+        "- **phone**: `benchmarks/data/guide_phone.tsv` — written from the notice as people type "
+        "on a phone (typos, mixed roles, the asker named in a third column), every process, 20 "
+        "out-of-scope questions; tuning data for issue 11.",
+        "- **phone_check**: `benchmarks/data/guide_phone_check.tsv` — written with phone, other "
+        "phrasings, 12 out-of-scope questions; set aside and first run after the tuning.",
+        "",
+        "Status words: *directly* = a confident answer; *likely* = one candidate shown as "
+        "“您问的可能是”, with a way out (never a one-item list); a numbered list has two or more.",
         "",
         markdown(reports), "",
-        f"Machine: {machine()}.", "",
+        f"Machine: {machine()}.{busy_note()}", "",
         HISTORY.read_text(encoding="utf-8").strip(), "",
     ]
     for report in reports:
@@ -270,7 +310,8 @@ def write_docs(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=[*SETS, "all"], default="all")
-    parser.add_argument("--extra", type=Path, help="another question file, reported apart")
+    parser.add_argument("--extra", type=Path, action="append",
+                        help="another question file, reported apart (may be repeated)")
     parser.add_argument("--misses", action="store_true", help="list every miss")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     options = parser.parse_args()
@@ -278,7 +319,7 @@ def main() -> None:
     people = load_people()
     files = dict(SETS) if options.set == "all" else {options.set: SETS[options.set]}
     if options.extra:
-        files = {options.extra.stem: options.extra}
+        files = {path.stem: path for path in options.extra}
     reports = [run_set(name, read_questions(path), index, catalog, people)
                for name, path in files.items()]
     print(markdown(reports))

@@ -13,7 +13,7 @@ import aiohttp
 
 def _render(payload: dict[str, Any]) -> str:
     kind = payload.get("type")
-    if kind == "text":
+    if kind in ("text", "choices"):
         return str(payload["text"])
     if kind == "card":
         facts = "\n".join(f"  {k}：{v}" for k, v in payload["facts"])

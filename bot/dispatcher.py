@@ -31,8 +31,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from tortoise.transactions import in_transaction
-
 from bot.clock import Clock
 from bot.intake import Accepted, Intake
 from flows.incoming import Incoming
@@ -43,6 +41,7 @@ from storage import inbound, outbox
 from storage.conversations import last_channel_of, lock_conversation, save_conversation
 from storage.directory import Directory, PersonInfo
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN, ConcurrentUpdate
+from storage.transactions import transaction
 
 log = logging.getLogger("campusbot.dispatch")
 
@@ -183,7 +182,14 @@ class Dispatcher:
                 result.turn_id, result.processed = turn.id, True
 
     async def _person(self, user_id: str, channel: str) -> PersonInfo | None:
-        person = await self.directory.person(user_id)
+        for pause in (*DATABASE_PAUSES, None):
+            try:
+                person = await self.directory.person(user_id)
+                break
+            except DATABASE_UNAVAILABLE:
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
         lookup = self.user_lookups.get(channel)
         if person is None and lookup is not None:
             person = await lookup(user_id)
@@ -221,7 +227,7 @@ class Dispatcher:
                          accepted: Accepted | None, *, exclusive: bool,
                          started: float) -> tuple[int, Turn]:
         now = self.clock.now()
-        async with in_transaction():
+        async with transaction():
             # the conversation lock serialises this user's turns across processes; under it,
             # the oldest waiting event is the one to run (never a later one before it)
             conversation = await lock_conversation(user_id, now, exclusive=exclusive)
@@ -291,7 +297,7 @@ class Dispatcher:
             turn = Turn(user=PersonInfo("system", "系统", None), channel="system", now=now,
                         timezone=self.timezone)
             try:
-                async with in_transaction():
+                async with transaction():
                     result = action(turn)
                     if asyncio.iscoroutine(result):
                         await result

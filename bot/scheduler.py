@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.directory_watch import DirectoryWatch
 from bot.dispatcher import Dispatcher
 from flows.engine import FlowEngine
+from flows.texts import back_word
 from flows.turn import Turn
 from storage import applications as store
 from storage import inbound
@@ -70,7 +71,8 @@ class Jobs:
         definition = self.engine.catalog.get(application.flow_id)
         name = definition.name if definition else application.flow_id
         if kind == "report_back":
-            return (f"您的《{name}》（#{application.id}）假期已到期。返岗后请回复“销假”完成销假；"
+            return (f"您的《{name}》（#{application.id}）假期已到期。{back_word(definition)}"
+                    "后请回复“销假”完成销假；"
                     "如需续假，请重新提交请假申请。")
         return ""
 

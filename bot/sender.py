@@ -34,12 +34,13 @@ from enum import Enum
 from bot.channels.base import DELIVERING, Channel, DeliveryError
 from bot.clock import Clock
 from storage import outbox
+from storage.errors import DATABASE_UNAVAILABLE
 from storage.models import OutboxMessage
 
 log = logging.getLogger("campusbot.outbox")
 
 #: seconds before the next try after the 1st, 2nd, … failure; the last repeats
-RETRY_DELAYS = (0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+RETRY_DELAYS = (0.2, 0.5, 1, 1, 2, 3, 5, 8, 15, 30, 60, 120, 300)
 POLL_SECONDS = 2.0
 RATE_LIMIT_PAUSE = timedelta(seconds=20)
 CONCURRENCY = 64
@@ -84,6 +85,8 @@ class OutboxSender:
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._lanes: set[asyncio.Task[int]] = set()
+        #: ids of the claimed messages being delivered (their claims are renewed)
+        self._held: set[int] = set()
         self._next_retry: float | None = None
 
     def wake(self) -> None:
@@ -148,7 +151,7 @@ class OutboxSender:
         while True:
             await asyncio.sleep(outbox.LEASE.total_seconds() / 3)
             try:
-                await outbox.renew(self.owner, self.clock.now())
+                await outbox.renew(list(self._held), self.owner, self.clock.now())
             except Exception:  # a database hiccup: the next round renews
                 log.warning("renewing outbox claims failed", exc_info=True)
 
@@ -174,6 +177,7 @@ class OutboxSender:
         """Deliver in order; at the first that must wait, the rest go back behind it."""
         first = messages[0]
         attempted = 0
+        self._held.update(m.id for m in messages)
         try:
             recent = await outbox.sent_since(first.channel, first.user_id,
                                              self.clock.now() - timedelta(minutes=1))
@@ -195,6 +199,8 @@ class OutboxSender:
             raise
         except Exception:  # the database went away mid-lane: the claims expire and are retaken
             log.exception("outbox delivery to %s interrupted", first.user_id)
+        finally:
+            self._held.difference_update(m.id for m in messages)
         return attempted
 
     async def _deliver(self, message: OutboxMessage) -> Outcome:
@@ -204,7 +210,7 @@ class OutboxSender:
             await channel.send(message.user_id, message.payload)
         except DeliveryError as exc:
             return await self._failed(message, exc)
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, *DATABASE_UNAVAILABLE) as exc:  # includes OSError (network)
             return await self._failed(message, DeliveryError(
                 f"{type(exc).__name__}: {exc}", transient=True))
         except asyncio.CancelledError:

@@ -108,9 +108,10 @@ async def build_services(settings: Settings, clock: Clock,
                           per_user_per_minute=settings.outbox.per_user_per_minute,
                           give_up_after=timedelta(hours=settings.outbox.give_up_after_hours))
     primary = next((name for name in channels if name != "sim"), "sim")
-    dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
-                            settings.zone, lambda: primary, sender.wake, user_lookups,
-                            run_turns=settings.server.run_turns,
+    handlers = Handlers(engine, GuideIndex(catalog))
+    handlers.warm_up()      # the first message is as fast as the next ones
+    dispatcher = Dispatcher(handlers, directory, clock, settings.zone, lambda: primary,
+                            sender.wake, user_lookups, run_turns=settings.server.run_turns,
                             turn_slots=settings.database.parallel_turns())
     sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
     jobs = Jobs(engine, dispatcher, clock)

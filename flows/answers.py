@@ -21,11 +21,14 @@ from flows.dates import (
     parse_datetime_range,
 )
 from flows.definition import Field
-from flows.numerals import parse_number
+from flows.numerals import parse_number, quantity_text
 
 SKIP_WORDS = {"无", "没有", "跳过", "不填", "略", "暂无"}
-_YES = {"是", "是的", "对", "有", "需要", "要", "yes", "y", "好", "嗯", "确定", "同意"}
-_NO = {"否", "不是", "不", "没有", "无", "不需要", "不要", "no", "n", "没"}
+#: yes and no as people answer a yes/no question; anything else (无, 不知道) is asked again
+_YES = {"是", "是的", "对", "对的", "有", "要", "需要", "好", "好的", "行", "可以", "嗯", "嗯嗯",
+        "确定", "同意", "会", "yes", "y", "ok"}
+_NO = {"否", "不是", "不", "不对", "没有", "没", "不要", "不需要", "不用", "不会", "无需", "no",
+       "n"}
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}(?:-\d{1,6})?")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -230,7 +233,7 @@ def _yesno(field: Field, text: str, today: date) -> bool:
         return True
     if cleaned in _NO:
         return False
-    raise AnswerError("请回复“是”或“否”。")
+    raise AnswerError(f"没看懂。{field.label}：请回复“是”或“否”。")
 
 
 def _phone(field: Field, text: str, today: date) -> str:
@@ -280,8 +283,7 @@ def display_value(field: Field, value: Any) -> str:
             return format_date(date.fromisoformat(value))
         case "date_range":
             start, end = (date.fromisoformat(v) for v in value)
-            days = (end - start).days + 1
-            return f"{format_date(start)} 至 {format_date(end)}，共 {days} 天"
+            return range_text(start, end)
         case "datetime_range":
             start, end = (datetime.fromisoformat(v) for v in value)
             return f"{format_datetime(start)} 至 {format_datetime(end)}"
@@ -290,11 +292,22 @@ def display_value(field: Field, value: Any) -> str:
         case "choice":
             return "、".join(value) if isinstance(value, list) else str(value)
         case "number":
-            return f"{_num(value)}{field.unit}"
+            return quantity_text(value, field.unit)
         case "attachment":
             return value.get("name") or value.get("url") or "已上传"
         case _:
             return str(value)
+
+
+def range_text(start: date, end: date) -> str:
+    """12月7日–12月9日（3天）; the years are written only when the range crosses one."""
+    days = (end - start).days + 1
+    if start.year != end.year:
+        return (f"{start.year}年{start.month}月{start.day}日–{end.year}年{end.month}月{end.day}日"
+                f"（{days}天）")
+    if start == end:
+        return f"{start.month}月{start.day}日（1天）"
+    return f"{start.month}月{start.day}日–{end.month}月{end.day}日（{days}天）"
 
 
 def short_value(field: Field, value: Any) -> str:
@@ -306,7 +319,7 @@ def short_value(field: Field, value: Any) -> str:
         return f"{day.month}月{day.day}日"
     if field.type == "date_range":
         start, end = (date.fromisoformat(v) for v in value)
-        return f"{start.month}月{start.day}日-{end.month}月{end.day}日({(end - start).days + 1}天)"
+        return range_text(start, end)
     if field.type == "datetime_range":
         start, end = (datetime.fromisoformat(v) for v in value)
         return f"{start.month}月{start.day}日{start:%H:%M}-{end:%H:%M}" if (

@@ -193,9 +193,10 @@ class Approvals:
         new_task = await store.create_task(application, stage_id=stage.id, approver_id=target.id,
                                            now=turn.now)
         applicant = await self.directory.person(application.applicant_id) or target
-        turn.push(target.id, stage_card(application, session, stage.id, new_task, applicant))
+        # the message that explains the card comes before it
         turn.push(target.id,
                   f"{turn.user.name}将编号 #{application.id} 的{stage.name}转交给您处理。")
+        turn.push(target.id, stage_card(application, session, stage.id, new_task, applicant))
         turn.reply(CardUpdate(task.card_key, f"已转交给{target.name}", recipients=(turn.user.id,)))
         turn.reply(f"已转交给{target.name}。")
         turn.push(application.applicant_id, f"您的《{definition.name}》（#{application.id}）"

@@ -48,7 +48,7 @@ class Condition:
 
     def evaluate(self, values: Mapping[str, Any]) -> bool:
         try:
-            return bool(_evaluate(self.tree, values))
+            return _truthy(_evaluate(self.tree, values))   # a bare unanswered name is false
         except (TypeError, ZeroDivisionError):
             return False
 

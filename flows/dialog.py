@@ -1,4 +1,11 @@
-"""Filling in an application: questions and answers, 返回, 修改 N, 确认 and submitting."""
+"""Filling in an application: questions and answers, 返回, 修改 N, 确认 and submitting.
+
+What the user types is only ever stored under the question being asked: 返回 and 修改 N go to
+questions that apply given the answers as they are, an answer that makes questions stop
+applying drops their answers, and a tap on a question that is no longer current is answered
+politely and stored nowhere. Questions with options go out as `Choices` (tappable, typing still
+works); each asking has its own key, kept in the application's meta.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,9 @@ from flows.actions import CheckContext
 from flows.answers import AnswerError, Attachment, display_value, parse_answer
 from flows.approvals import Approvals
 from flows.bookings import booking_conflict
-from flows.definition import FlowDefinition
+from flows.definition import Field, FlowDefinition
 from flows.guide import days_text
+from flows.messages import Choices
 from flows.runtime import Runtime
 from flows.session import CONFIRM, NEW, FlowSession, ask_state
 from flows.texts import answered_fields, dialog_help, question, summary
@@ -24,6 +32,30 @@ BACK_WORDS = {"返回", "上一步", "上一项", "回退", "back"}
 HELP_WORDS = {"帮助", "help", "?", "？", "怎么填"}
 CONFIRM_WORDS = {"确认", "确定", "提交", "确认提交", "对", "没问题", "是"}
 _EDIT = re.compile(r"^(?:修改|改)\s*第?\s*(\d{1,2})\s*项?$")
+YES_NO = ("是", "否")
+STALE_TAP = "您点的是之前的问题，不会改动已填的内容。"
+
+
+CHOICES_PREFIX = "q"
+
+
+def answers_current(card_key: str, application: Application, session: FlowSession) -> bool:
+    """A tap answers the question it was sent with; it counts only while that question of this
+    application is the one being asked (an older card of the same question still counts)."""
+    prefix, _, rest = card_key.partition("-")
+    number, _, rest = rest.partition("-")
+    field_key = rest.rpartition("-")[0]
+    return (prefix == CHOICES_PREFIX and number == str(application.id)
+            and session.state == ask_state(field_key))
+
+
+def tap_options(item: Field) -> tuple[str, ...]:
+    """What can be tapped to answer `item`: a single choice's options, 是/否; else nothing."""
+    if item.type == "yesno":
+        return YES_NO
+    if item.type == "choice" and not item.multiple:
+        return item.options
+    return ()
 
 
 class Dialog:
@@ -43,8 +75,20 @@ class Dialog:
         previous = application.meta.get("previous", {}).get(item.key)
         if previous is not None:
             text += f"\n（原来填的是：{display_value(item, previous)}，直接回复新内容即可）"
-        turn.reply(text)
+        options = tap_options(item)
+        if options:
+            turn.reply(Choices(text, options, self._choices_key(application, item)))
+        else:
+            turn.reply(text)
         return ""
+
+    @staticmethod
+    def _choices_key(application: Application, item: Field) -> str:
+        """A key of its own for each time a question is asked (WeCom wants unique task ids),
+        naming the application and the question."""
+        asked = int(application.meta.get("asked", 0)) + 1
+        application.meta = {**application.meta, "asked": asked}
+        return f"{CHOICES_PREFIX}-{application.id}-{item.key}-{asked}"
 
     async def start(self, turn: Turn, conversation: Conversation, definition: FlowDefinition,
                     prefill: dict[str, Any] | None = None) -> Application:
@@ -62,6 +106,7 @@ class Dialog:
             filled.append(f"{item.label}：{display_value(item, value)}")
         await store.append_audit(application, at=turn.now, actor_id=turn.user.id,
                                  action="create", detail={"prefilled": sorted(prefill or {})})
+        session.drop_inapplicable()
         count = len(session.applicable_fields())
         intro = f"开始办理《{definition.name}》（{definition.unit}），共 {count} 项，一次问一项。"
         if filled:
@@ -74,14 +119,18 @@ class Dialog:
 
     async def continue_dialog(self, turn: Turn, conversation: Conversation,
                               application: Application, text: str,
-                              attachment: Attachment | None = None) -> None:
+                              attachment: Attachment | None = None, card_key: str = "") -> None:
+        """`card_key`: the text came from tapping the `Choices` with that key."""
         definition = await self.runtime.definition_for(application)
         if definition is None:
             await self._abandon_outdated(turn, conversation, application)
             return
         session = await self.runtime.session_for(application, definition)
         words = text.strip()
-        if words in CANCEL_WORDS:
+        if card_key and not answers_current(card_key, application, session):
+            turn.reply(STALE_TAP)
+            await self.entered(turn, application, session)
+        elif words in CANCEL_WORDS:
             await self.runtime.fire(turn, application, session, "cancel")
             conversation.active_application_id = None
             turn.reply(f"已取消《{definition.name}》的填写，填过的内容不会提交。")
@@ -108,6 +157,7 @@ class Dialog:
         if key in session.form:
             application.meta = {**application.meta,
                                 "previous": {key: session.form.pop(key)}}
+        session.edit_target = target        # chosen before the answer came off the form
         await self.runtime.fire(turn, application, session, "back")
 
     async def _answer(self, turn: Turn, application: Application, session: FlowSession,
@@ -129,6 +179,7 @@ class Dialog:
                 turn.reply(f"{problem}\n请重新填写{item.label}。")
                 return
         session.form[item.key] = value
+        session.drop_inapplicable()
         application.meta = {k: v for k, v in application.meta.items() if k != "previous"}
         await self.runtime.fire(turn, application, session, "answer")
 
@@ -193,6 +244,7 @@ class Dialog:
         turn.reply(f"您正在填写《{definition.name}》：")
         assert self.runtime.entered is not None
         await self.runtime.entered(turn, application, session)
+        await store.save_application(application)      # the question's new choices key
 
     async def _abandon_outdated(self, turn: Turn, conversation: Conversation,
                                 application: Application) -> None:

@@ -87,8 +87,9 @@ class FlowEngine:
 
     async def continue_dialog(self, turn: Turn, conversation: Conversation,
                               application: Application, text: str,
-                              attachment: Attachment | None = None) -> None:
-        await self.dialog.continue_dialog(turn, conversation, application, text, attachment)
+                              attachment: Attachment | None = None, card_key: str = "") -> None:
+        await self.dialog.continue_dialog(turn, conversation, application, text, attachment,
+                                          card_key)
 
     async def prompt(self, turn: Turn, application: Application) -> None:
         await self.dialog.prompt(turn, application)

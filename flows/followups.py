@@ -8,6 +8,7 @@ from math import ceil
 from flows.definition import Followup
 from flows.runtime import Runtime
 from flows.session import FlowSession
+from flows.texts import back_word
 from flows.turn import Turn
 from storage import applications as store
 from storage.models import Application
@@ -35,7 +36,8 @@ class Followups:
             await store.schedule_reminder(application, kind="report_back",
                                           user_id=application.applicant_id,
                                           due_at=max(due, turn.now), now=turn.now)
-            return f"假期至 {end.month}月{end.day}日，返岗后请回复“销假”。"
+            return (f"假期至 {end.month}月{end.day}日，{back_word(session.definition)}"
+                    "后请回复“销假”。")
         return "请为本次服务评分：回复 1–5 的数字（5 分为非常满意）。"
 
     async def finish(self, turn: Turn, application: Application,
@@ -54,9 +56,11 @@ class Followups:
             application.meta = {**application.meta, "rating": rating}
         outcome = await self.runtime.fire(turn, application, session, "followup_done",
                                           detail={"rating": rating} if rating else {}) or ""
+        comment = application.meta.get("rating_comment", "")
         notice = (f"{turn.user.name}已于{turn.today.month}月{turn.today.day}日销假"
                   if followup.kind == "report_back" else
-                  f"{turn.user.name}对本次服务的评价：{rating} 分")
+                  f"{turn.user.name}对本次服务的评价：{rating} 分" +
+                  (f"，“{comment}”" if comment else ""))
         for task in await store.stage_tasks_all(application.id):
             if task.status == "approved":
                 turn.push(task.approver_id, f"{notice}（{definition.name}，#{application.id}）。")

@@ -1,4 +1,10 @@
-"""The service guide (办事指南) of a flow as chat text."""
+"""The service guide (办事指南) of a flow as chat text.
+
+On a phone the first answer is a summary of at most eight lines (`guide_summary`): what it is,
+who handles it, the time limit, the materials in one line and how to start. The rest comes on
+request: `详情` the steps with their materials and notes (`guide_text`), `联系方式` the contact
+(`contact_text`), `流程图` the flowchart. A platform entry gives its link and how to log in.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,56 @@ def contact_lines(definition: FlowDefinition) -> list[str]:
     return lines
 
 
+MORE_HINT = "回复“详情”看完整步骤，“联系方式”看负责人和电话，“流程图”看流程图。"
+APPLY_HINT = "回复“办理”开始申请。"
+#: a material the chat itself collects (请假申请（在聊天中填写）): nothing to prepare
+CHAT_FILLED = "在聊天中填写"
+MATERIALS_MAX = 60      # characters of the materials line before it is cut with 等
+
+
+def handled_by(definition: FlowDefinition) -> str:
+    """The unit and section that handle it, e.g. 信息与公共实验管理中心·运维服务科."""
+    contact = definition.contact
+    unit = contact.unit or definition.unit
+    return f"{unit}·{contact.section}" if contact.section else unit
+
+
+def materials_line(definition: FlowDefinition) -> str:
+    """Every step's materials in one line, cut with 等 when long; "" when none."""
+    materials = list(dict.fromkeys(m for step in definition.steps for m in step.materials
+                                   if CHAT_FILLED not in m))
+    if not materials:
+        return ""
+    line = "；".join(materials)
+    if len(line) > MATERIALS_MAX:
+        line = line[:MATERIALS_MAX].rsplit("；", 1)[0] + " 等"
+    return line
+
+
+def guide_summary(definition: FlowDefinition, *, can_apply: bool = True) -> str:
+    """The first answer about a process: at most eight short lines."""
+    lines = [f"【{definition.name}】", definition.summary]
+    if definition.platform is not None:
+        platform = definition.platform
+        lines += [f"网址：{platform.url}", f"登录：{platform.login}",
+                  f"负责：{handled_by(definition)}",
+                  "回复“详情”看可办理的事项，“联系方式”看负责人和电话。"]
+        return "\n".join(lines)
+    lines.append(f"负责：{handled_by(definition)}")
+    lines.append(f"时限：{days_text(definition.time_limit_days)} 个工作日")
+    materials = materials_line(definition)
+    if materials:
+        lines.append(f"材料：{materials}")
+    lines.append(MORE_HINT)
+    if definition.online and can_apply:
+        lines.append(APPLY_HINT)
+    return "\n".join(lines)
+
+
+def contact_text(definition: FlowDefinition) -> str:
+    return "\n".join([f"《{definition.name}》联系方式：", *contact_lines(definition)])
+
+
 def guide_text(definition: FlowDefinition, *, can_apply: bool = True) -> str:
     """Everything the school's notice asks a guide to show, in reading order."""
     lines = [f"【{definition.name}】（{definition.unit}·{definition.kind_label}）",
@@ -57,7 +113,7 @@ def guide_text(definition: FlowDefinition, *, can_apply: bool = True) -> str:
             lines.append(f"   说明：{step.notes}")
     lines += contact_lines(definition)
     if definition.online and can_apply:
-        lines.append("回复“办理”在聊天中直接申请；回复“流程图”查看业务流程图。")
+        lines.append("回复“办理”开始申请，“流程图”查看流程图。")
     elif definition.online:
-        lines.append("回复“流程图”查看业务流程图。")
+        lines.append("回复“流程图”查看流程图。")
     return "\n".join(line for line in lines if line)

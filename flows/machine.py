@@ -7,7 +7,8 @@ session where it should go next, so the machine both decides and guards every mo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,6 +29,20 @@ from flows.session import (
     followup_state,
     stage_state,
 )
+
+
+class _TransitionsChatterToDebug(logging.Filter):
+    """`transitions` logs every state entered and callback run at INFO; here they are DEBUG (the
+    engine logs one line per state change itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("transitions.core").addFilter(_TransitionsChatterToDebug())
 
 TRIGGERS = ("start", "answer", "back", "edit", "submit", "approve", "reject", "followup_done",
             "cancel", "withdraw", "expire")
@@ -53,7 +68,9 @@ def _next_dialog(session: FlowSession) -> str:
 
 
 def _previous_dialog(session: FlowSession) -> str | None:
-    return session.previous_dialog_state()
+    # the dialog picks the target before it takes the answer off the form (so taking it off
+    # cannot change which question comes before)
+    return session.edit_target or session.previous_dialog_state()
 
 
 def _edit_target(session: FlowSession) -> str:
@@ -158,6 +175,21 @@ def build_machine(definition: FlowDefinition) -> Machine:
     )
 
 
+#: machines by the graph they were built from, shared by every FlowMachines of the process
+_BUILT: dict[tuple[Any, ...], Machine] = {}
+
+
+def _shared_machine(definition: FlowDefinition) -> Machine:
+    """A machine is only its graph (conditions ask the session), so one built for the same
+    graph is reused: a service started again does not rebuild 47 machines."""
+    key = (definition.id, definition.digest or definition.version,
+           tuple(flow_edges(definition)), tuple(all_states(definition)))
+    machine = _BUILT.get(key)
+    if machine is None:
+        machine = _BUILT[key] = build_machine(definition)
+    return machine
+
+
 class FlowMachines:
     """The shared machine of every loaded flow, keyed by flow id and content digest (an edit
     without a new `version` number still gets its own machine)."""
@@ -169,8 +201,14 @@ class FlowMachines:
         key = (definition.id, definition.digest or f"v{definition.version}")
         machine = self._machines.get(key)
         if machine is None:
-            machine = self._machines[key] = build_machine(definition)
+            machine = self._machines[key] = _shared_machine(definition)
         return machine
+
+    def warm_up(self, definitions: Iterable[FlowDefinition]) -> None:
+        """Build every flow's machine now, not on its first message."""
+        for definition in definitions:
+            if definition.online:
+                self.machine_for(definition)
 
     def fire(self, session: FlowSession, trigger: str) -> bool:
         """Run one trigger on `session`; False (state unchanged) when no move is allowed."""

@@ -70,3 +70,24 @@ def parse_number(text: str) -> float:
         multiplier = _BIG_UNITS[text[-1]]
         return float(text[:-1]) * multiplier + half
     return float(chinese_to_int(text)) + half
+
+
+def plain_number(value: float) -> str:
+    """3, 2.5, 0.75: no trailing .0, at most two decimals."""
+    return f"{round(float(value), 2):g}" if not float(value).is_integer() else str(int(value))
+
+
+def grouped(value: float) -> str:
+    """200,000 and 1,234.5: thousands grouped as on a receipt."""
+    whole = float(value).is_integer()
+    return f"{int(value):,}" if whole else f"{float(value):,.2f}".rstrip("0").rstrip(".")
+
+
+def quantity_text(value: float, unit: str) -> str:
+    """A number with its unit as people read it: 3天, 5,000元, and from 10 000 yuan on both
+    the 万 reading and the exact amount — 20万元（200,000元）."""
+    if unit != "元":
+        return f"{plain_number(value)}{unit}"
+    if abs(value) >= 10_000:
+        return f"{plain_number(value / 10_000)}万元（{grouped(value)}元）"
+    return f"{grouped(value)}元"

@@ -40,7 +40,6 @@ directly over a process whose name or alias is in the question.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
@@ -57,10 +56,23 @@ from typing import Any, Literal
 import jieba
 import jieba.posseg
 
-from flows.answers import AnswerError, parse_answer
 from flows.catalog import Catalog
-from flows.definition import Field, FlowDefinition
+from flows.definition import FlowDefinition
+from flows.prefill import stated_answers
+from flows.stated import DATE_WORDS, QUANTITY, TIME_WORDS
 from flows.validation import ANYONE
+from flows.vocabulary import (
+    APPLY_ACTS,
+    APPLY_STARTS,
+    PLACES,
+    QUESTION_MARKERS,
+    SOFT_WORDS,
+    STOP_WORDS,
+    SYNONYMS,
+    WISHES,
+    everyday_synonyms,
+    plain_phrasing,
+)
 
 log = logging.getLogger("campusbot.search")
 
@@ -81,6 +93,11 @@ SHIFT_TYPO_LENGTH = 6       # from this length a typo may also add or drop a cha
 MIN_FUZZY_LENGTH = 3        # shorter terms are not matched with typos (too many false friends)
 MIN_EXPLAINED = 0.3         # credit from which a word of the question counts as explained
 UNANCHORED_FACTOR = 0.6     # no term found whole (only pieces and summary words): weak evidence
+SUBWORD_FACTOR = 0.7        # a catalog word inside a longer word of the question (抑郁症)
+EVERYDAY_LOG = 5.5          # a word the catalog does not use weighs (5.5 - log10 count) / 2:
+EVERYDAY_SPAN = 2.0         # 说 (220,000 in jieba's corpus) 0.15, 换 (6,500) 0.85, 开饭 1
+EVERYDAY_MIN = 0.15
+TOPICAL_MIN = 0.75          # a question with no word this weighty is about nothing (怎么申请)
 
 CONFIDENT = 0.55            # a single best match at least this good is answered directly
 LIST_MIN = 0.3              # below this nothing is offered: the question is outside the catalog
@@ -92,6 +109,8 @@ TAKEOVER_MIN = 0.3          # … or explain all its key words and are at least 
 DEMOTED_SHARE = 0.45        # variants beaten on the role score at most this share of the winner
 ROLE_BAND = 0.6             # candidates this close compete on the asker's role
 MAX_CANDIDATES = 5
+ALONE_MIN = 0.35            # the best alone, anchored, from this score and with the runner-up
+ALONE_RATIO = 0.5           # … at most this share of it, is offered as the likely process
 SHOWN_SHARE = 0.6           # candidates listed when unsure: at least this share of the best
 
 #: how specific a role is: the more specific role's process wins among comparable candidates
@@ -101,80 +120,11 @@ ROLE_SPECIFICITY = {
     "teacher": 1, "staff": 1, "student": 1,
 }
 
-#: words of the question that carry no topic (weight 0) or little (weight 0.5)
-STOP_WORDS = frozenset((
-    "我", "我们", "咱们", "你", "您", "你们", "他", "她", "它", "要", "想", "想要", "需要", "需",
-    "要求", "怎么", "怎样", "怎么样", "如何", "咋", "咋办", "怎么办", "怎么弄", "怎么搞", "怎么走",
-    "怎办", "哪里", "哪儿", "在哪", "在哪里", "在哪儿", "哪", "哪个", "哪些", "哪家", "什么", "啥",
-    "吗", "么", "呢", "吧", "啊", "呀", "哦", "嘛", "哈", "了", "的", "地", "得", "着", "过", "是",
-    "有", "在", "去", "来", "到", "给", "帮", "帮忙", "帮我", "请问", "请", "问", "问下", "问一下",
-    "一下", "下", "可以", "能", "能否", "能不能", "可不可以", "是否", "会", "应该", "该", "找",
-    "谁", "办", "弄", "搞", "做", "走", "一个", "个", "这个", "那个", "这", "那", "还", "和", "与",
-    "及", "或", "就", "都", "也", "又", "再", "没", "没有", "有没有", "要不要", "用", "用不用",
-    "需不需要", "多少", "几", "怎", "样", "您好", "你好", "老铁", "谢谢", "麻烦", "一趟", "所有",
-    "关于", "对于", "进行", "已经", "现在", "马上",
-))
-SOFT_WORDS = frozenset((
-    "申请", "办理", "流程", "手续", "材料", "审批", "审核", "报备", "登记", "备案", "上报", "报送",
-    "报告", "提交", "填写", "条件", "规定", "要求", "指南", "事项", "业务", "部门", "单位", "学校",
-    "学院", "系统", "平台", "网站", "入口", "地址", "电话", "联系", "时间", "多久", "几天", "批",
-    "报", "交", "填", "开", "审", "批准", "同意", "签字", "盖章",
-    # who asks picks the variant; it is not what the question is about
-    "老师", "教师", "教职工", "职工", "学生", "同学", "领导", "干部", "员工",
-))
 SOFT_WEIGHT = 0.5
 #: jieba tags of incidental words: time (下周), place (北京), person (张老师)
 INCIDENTAL_TAGS = frozenset(("t", "ns", "nr", "nrt", "nrfg", "m", "q", "mq"))
 
-#: general campus words people use interchangeably; terms are indexed with each variant
-SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("老师", "教师", "教职工", "职工"),
-    ("学生", "同学"),
-    ("借", "借用", "预约", "预定", "租", "订"),
-    ("坏了", "故障", "出问题", "用不了", "不能用", "坏掉了", "出毛病"),
-    ("修", "维修", "修理"),
-    ("电脑", "计算机", "笔记本", "台式机"),
-    ("邮箱", "邮件", "电子邮箱", "email", "mail"),
-    ("公众号", "微信公众号"),
-    ("汽车", "机动车", "小车", "私家车", "轿车"),
-    ("外出", "出差", "出去", "离校"),
-    ("剧院", "剧场"),
-    ("宿舍", "寝室"),
-    ("登录", "登陆"),
-    ("校领导", "学校领导"),
-    ("监控", "监控录像", "摄像头"),
-    ("报修", "保修"),
-    ("出国", "出境"),
-    ("上课", "上学", "读书"),
-    ("横幅", "条幅"),
-)
-
-#: question words: a sentence with one of these asks about the process
-QUESTION_MARKERS = (
-    "怎么", "怎样", "如何", "咋", "哪里", "哪儿", "在哪", "哪个", "什么", "啥", "吗", "么", "呢",
-    "找谁", "谁", "要不要", "需不需要", "能不能", "可不可以", "是否", "流程", "手续", "材料",
-    "条件", "多久", "指南", "?", "？", "问一下", "请问", "了解",
-)
-#: wishes and imperatives: a sentence starting with one of these asks to apply
-APPLY_STARTS = (
-    "我要", "我想", "想要", "我需要", "帮我", "给我", "请帮我", "麻烦", "我来", "我准备", "我打算",
-    "要", "想", "申请", "预约", "借", "报修", "办理", "开通", "登记", "我得", "我现在要",
-)
-
 _PUNCTUATION = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
-_NUMERAL = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万半]+)"
-_QUANTITY = re.compile(
-    rf"{_NUMERAL}\s*(?:万|千)?\s*(?:个月|个工作日|天半|天|日|周|年|元|块钱|块|万元|人|个|台|辆|间|件|份|位|名|次|小时)"
-    r"(?!后|以后)")
-_DATE_WORDS = re.compile(
-    r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}[日号]?|"
-    r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号]?|"
-    r"(?:下下|下个|下|本|这个|这|上个|上)?(?:周|星期|礼拜)[一二三四五六日天七]|"
-    rf"{_NUMERAL}天(?:以)?后|大后天|后天|明天|明日|今天|今日|昨天|前天")
-#: times that are not a date of their own (下礼拜, 月底): set aside like dates, never filled in
-_TIME_WORDS = re.compile(
-    r"(?:下下|下个|下|本|这个|这|上个|上)(?:周|星期|礼拜|个?月)|周末|月底|月初|年底|年初|"
-    r"近期|最近|过几天|这几天|今年|明年|去年")
 _FILLER = re.compile(r"(?<=^.)个|一下")        # 放个展板, 看一下监控
 _PARENTHESIS = re.compile(r"[（(].*?[)）]")
 _ASCII = re.compile(r"[0-9a-z]")
@@ -191,6 +141,8 @@ class Match:
     strong: bool = False
     #: at least a keyword or option of the flow is in the question whole
     anchored: bool = False
+    #: … and one of them is a whole word of the question (考试 is not one in 期末考试)
+    aligned: bool = False
     #: the words of the question it explains, and those of them a name or alias explains
     words: frozenset[str] = frozenset()
     strong_words: frozenset[str] = frozenset()
@@ -200,10 +152,11 @@ class Match:
 class Answer:
     """What the index makes of a question.
 
-    `status` is "confident" (answer with `matches[0]`), "ambiguous" (ask which of `matches`
-    was meant) or "unknown" (outside the catalog; `matches` is empty)."""
+    `status` is "confident" (answer with `matches[0]`), "likely" (one candidate, not sure:
+    answer with it and say so), "ambiguous" (ask which of `matches` was meant, two or more) or
+    "unknown" (outside the catalog; `matches` is empty)."""
 
-    status: Literal["confident", "ambiguous", "unknown"]
+    status: Literal["confident", "likely", "ambiguous", "unknown"]
     matches: tuple[Match, ...]
     apply: bool
 
@@ -219,9 +172,10 @@ def normalize(text: str) -> str:
 
 
 def strip_values(text: str) -> str:
-    """The normalised question without the dates and quantities it states (请3天病假 → 请病假)."""
-    plain = _DATE_WORDS.sub("", unicodedata.normalize("NFKC", text))
-    return normalize(_QUANTITY.sub("", _TIME_WORDS.sub("", plain)))
+    """The normalised question without the dates and quantities it states (请3天病假 → 请病假),
+    colloquial fault phrasing put plainly (打不出来 → 坏了)."""
+    plain = plain_phrasing(DATE_WORDS.sub("", unicodedata.normalize("NFKC", text)))
+    return normalize(QUANTITY.sub("", TIME_WORDS.sub("", plain)))
 
 
 def word_weight(word: str) -> float:
@@ -297,7 +251,7 @@ class _Query:
     content: float                               # total weight of the question's content
 
     def topical(self) -> bool:
-        return any(weight >= 1.0 for _, _, weight in self.words)
+        return any(weight >= TOPICAL_MIN for _, _, weight in self.words)
 
     def char_weights(self) -> list[float]:
         weights = [0.0] * len(self.text)
@@ -334,14 +288,16 @@ class GuideIndex:
             with self._lock:
                 if self._built is None or self._generation != self.catalog.generation:
                     generation = self.catalog.generation
-                    self._built = _build(self.catalog.all())
+                    self._built = _build_shared(self.catalog.all())
                     self._generation = generation
                 built = self._built
         return built
 
     def warm_up(self) -> None:
-        """Build the index now rather than on the first question."""
+        """Build the index, and load the word segmenter, now rather than on the first
+        question."""
         self._index()
+        self.find("我想下周一请3天病假", ("teacher",))
 
     # ---- searching ------------------------------------------------------------------------------
     def search(self, text: str, roles: Collection[str] = (),
@@ -349,7 +305,7 @@ class GuideIndex:
         """Every flow that explains part of the question, best first, the asker's role applied;
         `only`: the ids of the flows the asker may see (all when None)."""
         built = self._index()
-        query = _parse_query(text, built.known)
+        query = _parse_query(text, built)
         if not query.topical():
             return []           # 怎么申请, 老师你好: nothing says what it is about
         matches = [m for m in _score(built, query) if only is None or m.definition.id in only]
@@ -360,10 +316,13 @@ class GuideIndex:
              only: Collection[str] | None = None) -> Answer:
         """The answer to a question: one confident match, close candidates, or nothing."""
         apply = self.is_apply_intent(text)
-        ranked = self.search(text, roles, only)
-        plausible = [m for m in ranked if _plausible(m)]
+        ranked = _names_first(self.search(text, roles, only))
+        plausible = [m for m in ranked if _plausible(m) or _alone(m, ranked)]
         if not plausible:
             return Answer("unknown", (), apply)
+        named = _named_in(text, ranked)
+        if named is not None:           # its full name beats related words and the role
+            return Answer("confident", (named,), apply)
         best = plausible[0]
         if _confident(best, [m for m in ranked if m is not best]):
             return Answer("confident", (best,), apply)
@@ -371,28 +330,59 @@ class GuideIndex:
         shown = [m for m in ranked if m.score >= best.score * SHOWN_SHARE and (
             _plausible(m) or (m.anchored and m.score >= best.score * CLOSE_RATIO))]
         shown = sorted(shown, key=lambda m: m is not best)[:MAX_CANDIDATES]
+        if len(shown) == 1:
+            return Answer("likely", (best,), apply)
         return Answer("ambiguous", tuple(shown), apply)
 
     @staticmethod
     def is_apply_intent(text: str) -> bool:
-        """我要报修电脑 / 帮我预约录播教室 ask to apply; 怎么申请 / 在哪里办 / 找谁 ask about it."""
+        """我要报修电脑 / 帮我预约录播教室 / 下周一开始请6天事假 ask to apply; 怎么申请 / 在哪里办 /
+        找谁 ask about it; 电脑坏了 / 校领导请假 only name it."""
         cleaned = unicodedata.normalize("NFKC", text).strip()
         if any(marker in cleaned for marker in QUESTION_MARKERS):
             return False
-        return cleaned.startswith(APPLY_STARTS)
+        if cleaned.startswith(APPLY_STARTS):
+            return True
+        act = APPLY_ACTS.search(cleaned)
+        if act is None:
+            return False
+        # the asker wants it (我…帮我报修), or states what to fill in (明天请2天假)
+        return bool(WISHES.search(cleaned[:act.start()]) or DATE_WORDS.search(cleaned)
+                    or QUANTITY.search(cleaned))
 
     @staticmethod
     def prefill(definition: FlowDefinition, text: str, today: date) -> dict[str, Any]:
-        """Answers the sentence states clearly: an option named, a number with the field's unit,
-        a date when the form has exactly one date field. Each is validated; nothing is guessed."""
-        sentence = unicodedata.normalize("NFKC", text)
-        values: dict[str, Any] = {}
-        plain = [f for f in definition.fields if f.when is None]
-        for item in plain:
-            value = _prefill_value(item, plain, sentence, today)
-            if value is not None:
-                values[item.key] = value
-        return values
+        """The answers a sentence states (see flows/prefill.py)."""
+        return stated_answers(definition, text, today)
+
+
+def _named_in(text: str, ranked: list[Match]) -> Match | None:
+    """The process whose full name the question says, the longest if several
+    (新媒体公共账号变更备案怎么办理 is that one, not 新媒体公共账号备案)."""
+    question = strip_values(text)
+    named = [m for m in ranked if normalize(m.definition.name) in question]
+    return max(named, key=lambda m: len(m.definition.name)) if named else None
+
+
+def _names_first(ranked: list[Match]) -> list[Match]:
+    """A process whose name or alias is in the question goes ahead of one that only shares
+    related words with it and scores at most a little more (挂条幅 at 食堂门口 is 宣传阵地)."""
+    if not ranked or ranked[0].strong:
+        return ranked
+    best = ranked[0]
+    named = next((m for m in ranked if m.strong and m.score >= best.score * CLOSE_RATIO), None)
+    if named is None:
+        return ranked
+    return [named, *(m for m in ranked if m is not named)]
+
+
+def _alone(match: Match, ranked: list[Match]) -> bool:
+    """Worth offering on its own: the best, a keyword of it in the question whole, and nothing
+    else near (打印机打不出来: IT报修 and no other process)."""
+    if match is not ranked[0] or not match.aligned or match.score < ALONE_MIN:
+        return False
+    runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+    return runner_up <= match.score * ALONE_RATIO
 
 
 def _plausible(match: Match) -> bool:
@@ -435,10 +425,36 @@ def _flow_terms(definition: FlowDefinition) -> Iterator[tuple[str, float, bool, 
 
 
 def _flow_text(definition: FlowDefinition) -> Iterator[str]:
+    """The flow's own sentences: what it is, its steps with their notes and materials, its
+    questions with their hints, what its platform can do."""
     yield definition.summary
     yield definition.unit
-    yield from (step.title for step in definition.steps)
-    yield from (item.label for item in definition.fields)
+    for step in definition.steps:
+        yield step.title
+        yield step.notes
+        yield from step.materials
+    for item in definition.fields:
+        yield item.label
+        yield item.hint
+    if definition.platform is not None:
+        yield from definition.platform.can_do
+
+
+_SHARED: dict[tuple[Any, ...], _Built] = {}
+_SHARED_MAX = 4
+
+
+def _build_shared(definitions: list[FlowDefinition]) -> _Built:
+    """The index of these definitions, built once per process for the same words: an app
+    started again (tests, a restart of the services) reuses it with its own definitions."""
+    key = tuple((d.id, tuple(_flow_terms(d)), tuple(_flow_text(d))) for d in definitions)
+    built = _SHARED.get(key)
+    if built is None:
+        built = _build(definitions)
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[key] = built
+    return replace(built, definitions=list(definitions))
 
 
 def _build(definitions: list[FlowDefinition]) -> _Built:
@@ -557,8 +573,12 @@ class _Credit:
         self.rows: dict[int, list[float]] = {}
         self.strong_rows: dict[int, list[float]] = {}
         self.level: dict[int, int] = defaultdict(int)
+        #: flows with a term that is a whole word (or words) of the question
+        self.aligned: set[int] = set()
 
-    def give(self, flow: int, start: int, end: int, weight: float, level: int = 0) -> None:
+    def give(self, flow: int, start: int, end: int, weight: float, level: int = 0, *,
+             loose: bool = False) -> None:
+        """`loose`: found inside a longer word of the question, so no anchor of its own."""
         rows = [self.rows.setdefault(flow, [0.0] * self.size)]
         if level >= STRONG:
             rows.append(self.strong_rows.setdefault(flow, [0.0] * self.size))
@@ -566,25 +586,41 @@ class _Credit:
             for position in range(start, end):
                 row[position] = max(row[position], weight)
         self.level[flow] = max(self.level[flow], level)
+        if level >= WEAK and not loose:
+            self.aligned.add(flow)
 
 
-def _parse_query(text: str, known: Collection[str]) -> _Query:
+def _parse_query(text: str, built: _Built) -> _Query:
     stripped = strip_values(text)
     words: list[tuple[int, int, float]] = []
     position = 0
     for word, flag in _tagged(stripped):
         end = position + len(word)
         # a time, place or person (下周, 北京, 张老师) is not what the question is about
-        incidental = flag in INCIDENTAL_TAGS and word not in known
-        words.append((position, end, 0.0 if incidental else word_weight(word)))
+        incidental = flag in INCIDENTAL_TAGS and word not in built.known
+        weight = 0.0 if incidental else word_weight(word)
+        if weight == 1.0 and word not in built.pieces:
+            weight = everyday_weight(word)      # only the flows' sentences use it, if any
+            if PLACES.search(word):
+                weight = min(weight, SOFT_WEIGHT)   # 体育馆, 教学楼: where, not what
+        words.append((position, end, weight))
         position = end
     return _Query(stripped, words, sum((e - s) * w for s, e, w in words))
+
+
+def everyday_weight(word: str) -> float:
+    """How much a word the catalog does not use says about the topic: everyday words (说, 上,
+    开始) little, rare ones (开饭, 学费) fully — from the word's count in jieba's corpus."""
+    count = _base_tokenizer().FREQ.get(word) or 0
+    return min(1.0, max(EVERYDAY_MIN, (EVERYDAY_LOG - math.log10(count + 1)) / EVERYDAY_SPAN))
 
 
 def _score(built: _Built, query: _Query) -> list[Match]:
     credit = _Credit(len(query.text))
     _credit_terms(built, query, credit)
     _credit_words(built, query, credit)
+    _credit_synonyms(built, query, credit)
+    _credit_subwords(built, query, credit)
     weights = query.char_weights()
     matches = []
     for flow, row in credit.rows.items():
@@ -597,6 +633,7 @@ def _score(built: _Built, query: _Query) -> list[Match]:
             matches.append(Match(built.definitions[flow], round(score, 4),
                                  strong=credit.level[flow] >= STRONG,
                                  anchored=credit.level[flow] >= WEAK,
+                                 aligned=flow in credit.aligned,
                                  words=_explained_words(query, row),
                                  strong_words=_explained_words(query, strong_row)))
     return matches
@@ -662,7 +699,7 @@ def _credit_whole(term: _Term, start: int, end: int, aligned: bool, credit: _Cre
     if aligned:
         credit.give(term.flow, start, end, term.weight, STRONG if term.strong else WEAK)
     else:
-        credit.give(term.flow, start, end, term.weight * UNALIGNED_FACTOR, WEAK)
+        credit.give(term.flow, start, end, term.weight * UNALIGNED_FACTOR, WEAK, loose=True)
 
 
 def _partial_weight(built: _Built, term: _Term, piece: str) -> float:
@@ -738,6 +775,48 @@ def _credit_words(built: _Built, query: _Query, credit: _Credit) -> None:
             credit.give(flow, start, end, word_credit * (0.4 + 0.6 * rarity))
 
 
+def _credit_synonyms(built: _Built, query: _Query, credit: _Credit) -> None:
+    """A word the catalog does not use, read as its everyday synonyms that it does (老婆 →
+    配偶): a term equal to the synonym, or the synonym among a flow's words, a little weaker."""
+    for start, end, weight in query.words:
+        word = query.text[start:end]
+        if weight <= 0 or word in built.pieces or word in built.words:
+            continue
+        for other in everyday_synonyms(word):
+            for position in built.pieces.get(other, ()):
+                term = built.terms[position]
+                if term.text == other:
+                    credit.give(term.flow, start, end, term.weight * SYNONYM_FACTOR, WEAK)
+                else:
+                    credit.give(term.flow, start, end,
+                                _partial_weight(built, term, other) * SYNONYM_FACTOR)
+            rarity = built.piece_rarity.get(other, 1.0)
+            for flow, word_credit in built.words.get(other, ()):
+                credit.give(flow, start, end, word_credit * (0.4 + 0.6 * rarity) * SYNONYM_FACTOR)
+
+
+def _credit_subwords(built: _Built, query: _Query, credit: _Credit) -> None:
+    """A longer word the catalog does not know, by the catalog's words inside it (抑郁症 has
+    抑郁, 发高烧 has 高烧 = 发热): the longest such piece, at a lower weight."""
+    for start, end, weight in query.words:
+        word = query.text[start:end]
+        if weight <= 0 or end - start < 3 or word in built.pieces or word in built.words:
+            continue
+        for size in range(end - start - 1, 1, -1):
+            found = False
+            for offset in range(start, end - size + 1):
+                piece = query.text[offset:offset + size]
+                for other in (piece, *everyday_synonyms(piece)):
+                    for position in built.pieces.get(other, ()):
+                        term = built.terms[position]
+                        if term.text == other:
+                            found = True
+                            # evidence, but never enough alone to offer it (期末考试 ≠ 考试)
+                            credit.give(term.flow, start, end, term.weight * SUBWORD_FACTOR)
+            if found:
+                break
+
+
 # ---- roles --------------------------------------------------------------------------------------
 def fit_specificity(definition: FlowDefinition, roles: Collection[str]) -> int:
     """How specifically the flow's audience fits the asker: -1 when they may not apply."""
@@ -776,44 +855,3 @@ def _prefer_roles(ranked: list[Match], roles: Collection[str]) -> list[Match]:
     demoted = [replace(m, score=min(m.score, ceiling)) for m in band if m not in winners]
     others = [m for m in ranked if m not in band]
     return sorted(lifted + others + demoted, key=lambda m: -m.score)
-
-
-# ---- prefill ------------------------------------------------------------------------------------
-def _prefill_value(item: Field, fields: list[Field], sentence: str, today: date) -> Any:
-    if item.type == "choice" and not item.multiple:
-        return _named_option(item, sentence)
-    if item.type == "number" and item.unit:
-        same_unit = [f for f in fields if f.type == "number" and f.unit == item.unit]
-        return _stated_number(item, sentence, today) if len(same_unit) == 1 else None
-    if item.type == "date":
-        dates = [f for f in fields if f.type == "date"]
-        return _stated_date(item, sentence, today) if len(dates) == 1 else None
-    return None
-
-
-def _named_option(item: Field, sentence: str) -> str | None:
-    text = normalize(sentence)
-    named = [o for o in item.options
-             if o != "其他" and (core := normalize(_PARENTHESIS.sub("", o))) and core in text]
-    # 陪产假 also contains 产假: keep only the longest of nested options
-    named = [o for o in named if not any(o != other and o in other for other in named)]
-    return named[0] if len(named) == 1 else None
-
-
-def _stated_number(item: Field, sentence: str, today: date) -> float | int | None:
-    pattern = re.compile(rf"{_NUMERAL}\s*(?:万|千)?\s*{re.escape(item.unit)}(?:半)?(?!后|以后)")
-    found = [m.group(0) for m in pattern.finditer(sentence)]
-    if len(found) != 1:
-        return None
-    with contextlib.suppress(AnswerError):
-        return parse_answer(item, found[0], today)
-    return None
-
-
-def _stated_date(item: Field, sentence: str, today: date) -> str | None:
-    found = [m.group(0) for m in _DATE_WORDS.finditer(sentence)]
-    if len(found) != 1:
-        return None
-    with contextlib.suppress(AnswerError):
-        return parse_answer(item, found[0], today)
-    return None

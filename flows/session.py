@@ -76,6 +76,20 @@ class FlowSession:
     def answered(self, item: Field) -> bool:
         return item.key in self.form
 
+    def drop_inapplicable(self) -> list[str]:
+        """Forget answers to questions that no longer apply (是否离开本市 changed to 否: the
+        外出地点 given before goes); returns their keys. Repeated, as one dropped answer can
+        make another question stop applying."""
+        dropped: list[str] = []
+        while True:
+            stale = [f.key for f in self.definition.fields
+                     if f.key in self.form and not self.applies(f)]
+            if not stale:
+                return dropped
+            for key in stale:
+                del self.form[key]
+            dropped += stale
+
     def next_dialog_state(self) -> str:
         """The first applicable question still unanswered, else the confirmation."""
         for item in self.applicable_fields():
@@ -84,7 +98,8 @@ class FlowSession:
         return CONFIRM
 
     def previous_dialog_state(self) -> str | None:
-        """The applicable question before the current one (or the last one, from confirm)."""
+        """The applicable question before the current one (or the last one, from confirm),
+        given the answers as they are now."""
         fields = self.applicable_fields()
         if self.state == CONFIRM:
             return ask_state(fields[-1].key) if fields else None

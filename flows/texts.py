@@ -18,6 +18,13 @@ PENDING_BY_KIND = {"service": "办理中", "report": "待接收", "filing": "待
 DIALOG_COMMANDS = "“返回”回到上一项，“取消”放弃，“帮助”查看说明"
 
 
+def back_word(definition: FlowDefinition | None) -> str:
+    """What ends a leave: students come back to school (返校), staff to work (返岗)."""
+    if definition is not None and set(definition.audience) <= {"student", "club_leader"}:
+        return "返校"
+    return "返岗"
+
+
 def status_label(definition: FlowDefinition | None, status: str, state: str = "") -> str:
     kind = definition.kind if definition else ""
     if status == "completed":
@@ -31,11 +38,20 @@ def status_label(definition: FlowDefinition | None, status: str, state: str = ""
     return STATUS_LABELS.get(status, status)
 
 
-def question(session: FlowSession, item: Field, *, first: bool = False) -> str:
+def progress(session: FlowSession, item: Field) -> tuple[int, int]:
+    """(this question's number, the questions in all): the answers given, this one, and the
+    applicable questions still open — so the total is what is left plus what is done, and
+    never falls below it when an answer makes a question no longer apply."""
     fields = session.applicable_fields()
-    position = next((i for i, f in enumerate(fields, 1) if f.key == item.key), 1)
+    done = sum(1 for f in fields if f.key != item.key and session.answered(f))
+    still_open = sum(1 for f in fields if f.key != item.key and not session.answered(f))
+    return done + 1, done + 1 + still_open
+
+
+def question(session: FlowSession, item: Field, *, first: bool = False) -> str:
+    position, total = progress(session, item)
     optional = "（选填，没有请回复“无”）" if not item.required else ""
-    lines = [f"（{position}/{len(fields)}）请填写{item.label}{optional}："]
+    lines = [f"（{position}/{total}）请填写{item.label}{optional}："]
     if item.type == "choice":
         lines += [f"{i}. {option}" for i, option in enumerate(item.options, 1)]
     lines.append(expectation(item) + "。")

@@ -1,11 +1,14 @@
 """Questions about the service guide, and sentences that ask to start a process.
 
 `answer_question` asks the search index (flows/search.py) what the user means:
-- sure of one process: its guide (unit, section, post, person, steps with materials, time limit,
-  address, phone, e-mail, how to start) — or, for an intent to apply (我要报修电脑), the dialog
-  straight away with what the sentence already says filled in;
+- sure of one process: its short guide (what, who, time limit, materials, how to start) — or,
+  for an intent to apply (我要报修电脑), the dialog straight away with what the sentence already
+  says filled in;
+- one likely process but not sure: its short guide, saying so (never a one-item list);
 - unsure between a few: a numbered list to pick from (the router handles the number);
-- outside the catalog: says so and offers the units to browse, never a confident guess.
+- outside the catalog: says so in a few lines, with examples and `我要办理`, never a guess.
+
+After a guide, `办理`, `详情`, `联系方式` and `流程图` act on that process (`guide_command`).
 """
 
 from __future__ import annotations
@@ -14,17 +17,28 @@ from flows.approvers import effective_roles
 from flows.catalog import may_apply
 from flows.definition import FlowDefinition
 from flows.engine import FlowEngine
-from flows.guide import audience_text, guide_text
+from flows.guide import audience_text, contact_text, guide_summary, guide_text
+from flows.messages import Image
 from flows.search import Answer, GuideIndex
 from flows.turn import Turn
 from handlers import menu
 from storage.models import Conversation
 
 MAX_CHOICES = 5
-NOT_FOUND = "抱歉，我不知道“{question}”的答案：网上办事大厅的办事事项里没有找到相关内容。"
-BROWSE_UNITS = "您可以按部门查看全部事项（回复序号）："
-BROWSE_HINT = "也可以换个说法再问，例如“电脑坏了找谁修”，或回复“我要办理”。"
+NOT_FOUND = "抱歉，没有找到和“{question}”相关的办事事项。"
+CAN_DO = ("我可以查办事指南、在线申请和审批，例如问“电脑坏了找谁修”“怎么借录播教室”，"
+          "或说“我要请假”。")
+BROWSE = "回复“我要办理”按部门查看全部事项。"
 NONE_OF_THESE = "都不是？可以换个说法再问，或回复“我要办理”按部门查看全部事项。"
+LIKELY = "您问的可能是："
+NOT_IT = "不是这个？换个说法再问，或回复“我要办理”查看全部事项。"
+NO_PROCESS = "请先告诉我是哪个事项，例如“IT报修{command}”。"
+NOTHING_TO_APPLY = "请告诉我要办什么，例如“我要请假”，或回复“我要办理”查看全部事项。"
+#: what a guide's follow-up commands are called, and the words that ask for them
+GUIDE_COMMANDS = {"办理": ("办理", "开始办理", "申请", "我要申请", "开始申请"),
+                  "详情": ("详情", "详细", "详细步骤", "完整步骤", "步骤", "看详情"),
+                  "联系方式": ("联系方式", "联系人", "电话", "联系电话", "怎么联系"),
+                  "流程图": ("流程图", "看流程图", "业务流程图")}
 
 
 async def roles_of(engine: FlowEngine, turn: Turn) -> tuple[str, ...]:
@@ -33,20 +47,27 @@ async def roles_of(engine: FlowEngine, turn: Turn) -> tuple[str, ...]:
 
 def cannot_apply_note(definition: FlowDefinition) -> str:
     contact = definition.contact.unit or definition.unit
-    return (f"说明：《{definition.name}》面向{audience_text(definition)}，"
-            f"您当前的身份不能在线申请；如有疑问请联系{contact}。")
+    return (f"您当前的身份不能在线申请（面向{audience_text(definition)}），"
+            f"如有疑问请联系{contact}。")
+
+
+def _remember(conversation: Conversation, definition: FlowDefinition) -> None:
+    conversation.context = {**(conversation.context or {}), "last_flow": definition.id}
 
 
 async def show_guide(engine: FlowEngine, turn: Turn, conversation: Conversation,
-                     definition: FlowDefinition) -> None:
-    """The guide; for an online process the user may not apply for, also why not."""
+                     definition: FlowDefinition, *, likely: bool = False) -> None:
+    """The short guide; for an online process the user may not apply for, also why not;
+    `likely`: the search was not sure, so say it may be this one."""
     roles = await roles_of(engine, turn)
     allowed = may_apply(definition, roles)
-    text = guide_text(definition, can_apply=allowed)
+    text = guide_summary(definition, can_apply=allowed)
     if definition.online and not allowed:
         text += "\n" + cannot_apply_note(definition)
+    if likely:
+        text = f"{LIKELY}{text}\n{NOT_IT}"
     turn.reply(text)
-    conversation.context = {**(conversation.context or {}), "last_flow": definition.id}
+    _remember(conversation, definition)
 
 
 async def start_flow(engine: FlowEngine, turn: Turn, conversation: Conversation,
@@ -64,7 +85,7 @@ async def start_flow(engine: FlowEngine, turn: Turn, conversation: Conversation,
         turn.reply(f"《{definition.name}》尚未上线，敬请期待。")
         return
     prefill = GuideIndex.prefill(definition, sentence, turn.today) if sentence else {}
-    conversation.context = {**(conversation.context or {}), "last_flow": definition.id}
+    _remember(conversation, definition)
     await engine.start(turn, conversation, definition, prefill)
 
 
@@ -75,9 +96,11 @@ async def answer_question(engine: FlowEngine, index: GuideIndex, turn: Turn,
     visible = {d.id for d in engine.catalog.visible_to(turn.user.id)}
     answer = index.find(text, roles, only=visible)
     if answer.status == "unknown" or answer.best is None:
-        decline(engine, turn, conversation, text)
+        decline(turn, text)
     elif answer.status == "ambiguous":
         offer_choices(turn, conversation, answer, text)
+    elif answer.status == "likely":
+        await show_guide(engine, turn, conversation, answer.best, likely=True)
     elif answer.apply and wants_dialog(answer.best, roles):
         await start_flow(engine, turn, conversation, answer.best, text)
     else:
@@ -97,13 +120,55 @@ def offer_choices(turn: Turn, conversation: Conversation, answer: Answer, text: 
     turn.reply(menu.choice_menu(options) + "\n" + NONE_OF_THESE)
 
 
-def decline(engine: FlowEngine, turn: Turn, conversation: Conversation, text: str) -> None:
-    """Say it is not known and offer the units (the catalog's categories) to browse."""
-    units = menu.units(engine.catalog, turn.user.id)
+def decline(turn: Turn, text: str) -> None:
+    """Say it is not known, in three lines: what the bot can do, examples, the full list."""
     question = text if len(text) <= 20 else text[:20] + "…"
-    lines = [NOT_FOUND.format(question=question)]
-    if units:
-        conversation.pending = {"kind": "choose_unit", "options": units}
-        lines += [BROWSE_UNITS, *(f"{i}. {name}" for i, name in enumerate(units, 1))]
-    lines.append(BROWSE_HINT)
-    turn.reply("\n".join(lines))
+    turn.reply("\n".join([NOT_FOUND.format(question=question), CAN_DO, BROWSE]))
+
+
+def command_of(text: str) -> tuple[str, str] | None:
+    """(command, what it is about) for 办理 / 详情 / 联系方式 / 流程图, alone or after a process
+    name (IT报修流程图, 流程图 IT报修); None for anything else."""
+    for command, words in GUIDE_COMMANDS.items():
+        for word in sorted(words, key=len, reverse=True):
+            if text == word:
+                return command, ""
+            if command != "办理" and len(text) > len(word) and (
+                    text.endswith(word) or text.startswith(word)):
+                subject = text.removesuffix(word) if text.endswith(word) else \
+                    text.removeprefix(word)
+                return command, subject.strip(" 的：:")
+    return None
+
+
+async def guide_command(engine: FlowEngine, index: GuideIndex, turn: Turn,
+                        conversation: Conversation, text: str) -> bool:
+    """办理 / 详情 / 联系方式 / 流程图 about the process last shown (or named with it); one line
+    when there is none. False when `text` is no such command."""
+    parsed = command_of(text)
+    if parsed is None:
+        return False
+    command, subject = parsed
+    catalog = engine.catalog
+    definition = catalog.get((conversation.context or {}).get("last_flow", ""))
+    if subject:
+        roles = await roles_of(engine, turn)
+        visible = {d.id for d in catalog.visible_to(turn.user.id)}
+        answer = index.find(subject, roles, only=visible)
+        if answer.status not in ("confident", "likely"):
+            return False        # not about one process: let the search answer the whole text
+        definition = answer.best
+    if definition is None:
+        turn.reply(NOTHING_TO_APPLY if command == "办理" else NO_PROCESS.format(command=command))
+        return True
+    _remember(conversation, definition)
+    if command == "办理":
+        await start_flow(engine, turn, conversation, definition)
+    elif command == "详情":
+        roles = await roles_of(engine, turn)
+        turn.reply(guide_text(definition, can_apply=may_apply(definition, roles)))
+    elif command == "联系方式":
+        turn.reply(contact_text(definition))
+    else:
+        turn.reply(Image(f"flowchart:{definition.id}", f"《{definition.name}》业务流程图"))
+    return True

@@ -5,8 +5,10 @@ Order (first match wins):
 2. an answer the bot is waiting for (驳回理由, 转交对象, a numbered choice);
 3. commands that never break a dialog: 我的申请, 待办, 继续;
 4. the application being filled in → the flow engine;
-5. commands: 帮助, 办理, 流程图, 销假, 撤回 N, 同意/驳回 N, 我要办理, a 1–5 service rating;
-6. everything else → the service guide (questions, or an intent to apply).
+5. commands: 帮助, 办理/详情/联系方式/流程图 (of the process last shown), 我要办理, 销假, 撤回 N,
+   同意/驳回 N, a service rating (5分, 五星, 很满意, with a comment);
+6. a dialog command with nothing open (确认, 修改 3), small talk (你好, 谢谢, 😀): one line;
+7. everything else → the service guide (questions, or an intent to apply).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import re
 
 from flows.engine import FlowEngine
 from flows.incoming import Incoming
-from flows.messages import Image
 from flows.search import GuideIndex
 from flows.turn import Turn
 from handlers import approvals, menu, replies, status
-from handlers.guide import answer_question, show_guide, start_flow
+from handlers.guide import answer_question, guide_command, show_guide, start_flow
+from handlers.ratings import Rating, parse_rating
 from storage import applications as store
 from storage.models import Application, Conversation
 
@@ -28,7 +30,6 @@ log = logging.getLogger("campusbot.handlers")
 
 _WITHDRAW = re.compile(r"^撤回\s*#?(\d+)$")
 _REPORT_BACK = re.compile(r"^销假\s*#?(\d*)$")
-_RATING = re.compile(r"^([1-5])\s*分?$")
 _APPLY_BY_NAME = re.compile(r"^(?:办理|申请|我要办理|我要申请)\s*[《“]?(.+?)[》”]?$")
 MENU_EVENTS = {"menu_guide": "办事指南", "menu_apply": "我要办理", "menu_mine": "我的申请",
                "menu_tasks": "待办"}
@@ -38,6 +39,12 @@ class Handlers:
     def __init__(self, engine: FlowEngine, index: GuideIndex) -> None:
         self.engine = engine
         self.index = index
+
+    def warm_up(self) -> None:
+        """Build what the first message would otherwise wait for: the search index with its
+        word segmenter, and every flow's machine (start-up, before /healthz answers)."""
+        self.index.warm_up()
+        self.engine.runtime.machines.warm_up(self.engine.catalog.all())
 
     async def handle(self, turn: Turn, conversation: Conversation, incoming: Incoming) -> None:
         if incoming.kind == "tap":
@@ -99,7 +106,10 @@ class Handlers:
                 await self.engine.prompt(turn, active)
                 return
             await self.engine.continue_dialog(turn, conversation, active, incoming.text,
-                                              incoming.attachment)
+                                              incoming.attachment, incoming.card_key)
+            return
+        if incoming.card_key:           # a tap on a question of a dialog already closed
+            turn.reply(replies.STALE_CHOICE)
             return
         if incoming.kind == "file":
             turn.reply("收到文件。需要提交材料时，请先开始办理相应事项，在问到材料时再发送。")
@@ -116,13 +126,10 @@ class Handlers:
 
     async def _command(self, turn: Turn, conversation: Conversation, text: str) -> None:
         catalog = self.engine.catalog
-        last_flow = catalog.get((conversation.context or {}).get("last_flow", ""))
-        if text in ("帮助", "help", "菜单", "你好", "您好", "在吗", "hi", "hello"):
+        if text in replies.HELP_WORDS:
             turn.reply(replies.HELP)
-        elif text in ("办理", "开始办理", "申请", "我要申请") and last_flow is not None:
-            await start_flow(self.engine, turn, conversation, last_flow)
-        elif text in ("流程图", "看流程图") and last_flow is not None:
-            turn.reply(Image(f"flowchart:{last_flow.id}", f"《{last_flow.name}》业务流程图"))
+        elif await guide_command(self.engine, self.index, turn, conversation, text):
+            pass
         elif text in ("我要办理", "办事指南", "全部事项", "办事大厅"):
             names = menu.units(catalog, turn.user.id)
             conversation.pending = {"kind": "choose_unit", "options": names}
@@ -139,14 +146,25 @@ class Handlers:
             else:
                 await self.engine.withdraw(turn, application)
         elif not await self._decision_or_rating(turn, conversation, text):
-            await answer_question(self.engine, self.index, turn, conversation, text)
+            line = replies.nothing_to_act_on(text) or replies.small_talk(text)
+            if line is not None:
+                turn.reply(line)
+            else:
+                await answer_question(self.engine, self.index, turn, conversation, text)
 
     async def _decision_or_rating(self, turn: Turn, conversation: Conversation,
                                   text: str) -> bool:
         if await approvals.on_text_decision(self.engine, turn, conversation, text):
             return True
-        rating = _RATING.match(text)
-        return rating is not None and await self._rate(turn, int(rating.group(1)))
+        rating = parse_rating(text)
+        if rating is None:
+            return False
+        if await self._rate(turn, rating):
+            return True
+        if rating.explicit:
+            turn.reply(replies.NOTHING_TO_RATE)
+            return True
+        return False
 
     async def _report_back(self, turn: Turn, number: str) -> None:
         waiting = [a for a in await store.applications_of(turn.user.id, limit=50)
@@ -163,12 +181,14 @@ class Handlers:
             return
         await self.engine.finish_followup(turn, waiting[0])
 
-    async def _rate(self, turn: Turn, score: int) -> bool:
+    async def _rate(self, turn: Turn, rating: Rating) -> bool:
         waiting = [a for a in await store.applications_of(turn.user.id, limit=50)
                    if a.status == "followup" and a.state == "followup_rate"]
         if not waiting:
             return False
-        await self.engine.finish_followup(turn, waiting[0], rating=score)
+        if rating.comment:
+            waiting[0].meta = {**waiting[0].meta, "rating_comment": rating.comment}
+        await self.engine.finish_followup(turn, waiting[0], rating=rating.score)
         return True
 
     async def _pending_choice(self, turn: Turn, conversation: Conversation, text: str) -> bool:

@@ -18,6 +18,7 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     pg.PostgresConnectionError,       # the connection was closed in the middle of a query
     pg.OperatorInterventionError,     # terminated by the administrator, server shutting down
     pg.InterfaceError,                # the pool's connection is no longer usable
+    pg.InternalClientError,           # a connection cut while the pool was resetting it
 )
 
 #: worth running the whole turn again: a concurrent update, SQLite's "database is locked", a

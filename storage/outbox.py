@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from storage.models import OutboxMessage
+from storage.transactions import transaction
 
 UNFINISHED = ("pending", "sending")
 #: a claim not renewed for this long belongs to a dead process
@@ -86,7 +87,7 @@ async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit
         AND (status = 'pending' OR claimed_at < {n_stale})
         RETURNING id"""
     if postgres:
-        async with in_transaction() as connection:
+        async with transaction() as connection:
             await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_CLAIM_LOCK])
             rows = await connection.execute_query_dict(sql, values)
     else:  # one statement: SQLite's write lock makes it atomic
@@ -100,9 +101,13 @@ def _marks(count: int, postgres: bool) -> list[str]:
     return [f"${n + 1}" if postgres else "?" for n in range(count)]
 
 
-async def renew(owner: str, now: datetime) -> int:
-    """Keep this sender's claims alive while it delivers (see LEASE)."""
-    return await OutboxMessage.filter(claimed_by=owner, status="sending").update(claimed_at=now)
+async def renew(message_ids: Sequence[int], owner: str, now: datetime) -> int:
+    """Keep the claims a sender is delivering alive (see LEASE). Only those: a claim the
+    sender lost track of (the claim's answer was lost with the connection) must expire."""
+    if not message_ids:
+        return 0
+    return await OutboxMessage.filter(id__in=list(message_ids), claimed_by=owner,
+                                      status="sending").update(claimed_at=now)
 
 
 async def release(message_ids: Sequence[int], owner: str) -> None:

@@ -136,7 +136,7 @@ class Sim:
 def render(replies: list[dict[str, Any]]) -> str:
     parts = []
     for reply in replies:
-        if reply["type"] == "text":
+        if reply["type"] in ("text", "choices"):
             parts.append(reply["text"])
         elif reply["type"] == "card":
             parts.append(f"[卡片] {reply['title']}")

@@ -25,6 +25,10 @@ from bot import keys
 from bot.app import create_app
 from bot.clock import SystemClock
 from bot.config import Settings
+from storage import outbox
+from storage.db import close_db, init_db
+from storage.errors import DATABASE_UNAVAILABLE
+from storage.models import InboundEvent
 from tests.bot.channels.wecom.conftest import AES_KEY, TOKEN, wecom_section
 from tests.conftest import PG_URL_ENV, wipe_database
 from tests.fakes.wecom import Chaos, FakeWecom
@@ -41,7 +45,7 @@ from tests.fakes.wecom_users import (
 from tests.processes import Processes, processes, wecom_env
 
 DEMO_DIRECTORY = resources.files("storage").joinpath("demo_directory.toml").read_text("utf-8")
-PACING = Pacing(think=(0.05, 0.3), start_within=1.0, reply_timeout=40.0, tap_think=(0.05, 0.3),
+PACING = Pacing(think=(0.05, 0.3), start_within=1.0, reply_timeout=60.0, tap_think=(0.05, 0.3),
                 settle=1.0)
 
 
@@ -58,6 +62,14 @@ def directory_file(tmp_path: Path, campus: Campus) -> str:
     path = tmp_path / "directory.toml"
     path.write_text(campus.directory_toml(DEMO_DIRECTORY), encoding="utf-8")
     return str(path)
+
+
+async def drained() -> bool:
+    """Every stored message handled and every outbox message sent (or given up)."""
+    with contextlib.suppress(*DATABASE_UNAVAILABLE):
+        return not await InboundEvent.filter(status="received").exists() and (
+            await outbox.pending_count() == 0)
+    return False
 
 
 async def calibrated(callbacks: WecomCallbacks, fake: FakeWecom,
@@ -115,7 +127,7 @@ async def run_with(settings: Settings, fake: FakeWecom, campus: Campus, database
         try:
             rest, counts, reference = await calibrated(callbacks, fake, campus)
             async with fault(app):
-                run = await run_campus(rest, callbacks, fake, counts, PACING)
+                run = await run_campus(rest, callbacks, fake, counts, PACING, drained=drained)
         finally:
             await callbacks.close()
     assert_as_without_faults(run, rest, reference, fake)
@@ -126,7 +138,7 @@ async def test_the_api_failing_30_percent_with_timeouts_and_revoked_tokens(
         database_url: str) -> None:
     @contextlib.asynccontextmanager
     async def chaos(app: web.Application) -> AsyncIterator[None]:
-        live_wecom.set_chaos(Chaos(rate=0.3, hang=1.0, revoke_tokens_every=1.5, seed=9))
+        live_wecom.set_chaos(Chaos(rate=0.3, hang=1.0, revoke_tokens_every=4.0, seed=9))
         yield
         live_wecom.set_chaos(Chaos())
     await run_with(live_settings, live_wecom, campus, database_url, chaos)
@@ -193,12 +205,15 @@ async def run_processes(fake: FakeWecom, campus: Campus, database_url: str,
         try:
             rest, counts, reference = await calibrated(callbacks, fake, campus)
             callbacks.urls = [f"{url}/wecom/callback" for url in urls]
-            running = asyncio.create_task(run_campus(rest, callbacks, fake, counts, PACING))
+            await init_db(database_url)      # this process reads how much is left to send
+            running = asyncio.create_task(run_campus(rest, callbacks, fake, counts, PACING,
+                                                     drained=drained))
             await asyncio.sleep(1.5)                      # mid-burst
             await kill(started, callbacks)  # type: ignore[misc]
             run = await running
         finally:
             await callbacks.close()
+            await close_db()
     assert_as_without_faults(run, rest, reference, fake)
 
 

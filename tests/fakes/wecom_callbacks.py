@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -25,6 +26,8 @@ from tests.fakes.wecom import FakeWecom
 
 WECOM_TIMEOUT = 5.0
 RETRIES = 3
+#: a server that refused a connection is left out by the balancer this long
+DOWN_SECONDS = 5.0
 
 
 class CardNotClickable(AssertionError):
@@ -51,6 +54,7 @@ class WecomCallbacks:
         #: several servers behind a balancer (see the module docstring); None: `url` only
         self.urls: list[str] | None = None
         self._next_url = 0
+        self._down: dict[str, float] = {}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -121,31 +125,53 @@ class WecomCallbacks:
         """Deliver as WeCom does; `lose_answers` drops that many 200s as if they timed out."""
         statuses: list[int] = []
         for _ in range(1 + retries):
-            query, body = self.signed(plaintext)
             try:
-                async with self._http().post(f"{url or self._pick()}?{query}", data=body,
-                                             timeout=aiohttp.ClientTimeout(WECOM_TIMEOUT)) as resp:
-                    await resp.read()
-                    statuses.append(resp.status)
+                status = await self._attempt(plaintext, url)
             except TimeoutError:
                 statuses.append(0)
                 continue
-            except aiohttp.ClientError:   # refused or cut off: the server is down
+            except aiohttp.ClientError:   # cut off mid-request: the balancer answers 502
                 if self.urls is None:
                     raise
-                statuses.append(0)
+                statuses.append(502)
                 await asyncio.sleep(0.05)
                 continue
-            if resp.status == 200 and lose_answers <= 0:
+            statuses.append(status)
+            if status == 200 and lose_answers <= 0:
                 break
-            lose_answers -= resp.status == 200
+            lose_answers -= status == 200
         return Delivery(statuses)
 
-    def _pick(self) -> str:
+    async def _attempt(self, plaintext: str, url: str | None) -> int:
+        """One delivery attempt. Behind the balancer (`urls`), a server refusing the connection
+        is skipped within the attempt and left out for a few seconds, as nginx does."""
+        tried: set[str] = set()
+        while True:
+            target = url or self._pick(avoid=tried)
+            query, body = self.signed(plaintext)
+            try:
+                async with self._http().post(f"{target}?{query}", data=body,
+                                             timeout=aiohttp.ClientTimeout(WECOM_TIMEOUT)) as resp:
+                    await resp.read()
+                    return resp.status
+            except aiohttp.ClientConnectorError:
+                if url is not None or self.urls is None:
+                    raise
+                tried.add(target)
+                self._down[target] = time.monotonic() + DOWN_SECONDS
+                if tried >= set(self.urls):
+                    raise
+
+    def _pick(self, avoid: set[str] | frozenset[str] = frozenset()) -> str:
         if not self.urls:
             return self.url
-        self._next_url = (self._next_url + 1) % len(self.urls)
-        return self.urls[self._next_url]
+        now = time.monotonic()
+        for _ in range(len(self.urls)):
+            self._next_url = (self._next_url + 1) % len(self.urls)
+            candidate = self.urls[self._next_url]
+            if candidate not in avoid and self._down.get(candidate, 0) <= now:
+                return candidate
+        return next((u for u in self.urls if u not in avoid), self.urls[0])
 
     async def deliver_concurrently(self, plaintext: str, urls: list[str]) -> list[Delivery]:
         """The same message at the same moment to several servers (or twice to one)."""

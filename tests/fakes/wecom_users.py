@@ -21,6 +21,7 @@ import random
 import re
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,9 +158,10 @@ async def calibrate(callbacks: WecomCallbacks, fake: FakeWecom, teacher: str, he
 
 
 async def run_campus(campus: Campus, callbacks: WecomCallbacks, fake: FakeWecom,
-                     counts: list[int], pacing: Pacing | None = None,
-                     seed: int = 1) -> Run:
-    """Every teacher's dialog at once; every head taps 同意 on each card they get."""
+                     counts: list[int], pacing: Pacing | None = None, seed: int = 1,
+                     drained: Callable[[], Awaitable[bool]] | None = None) -> Run:
+    """Every teacher's dialog at once; every head taps 同意 on each card they get. At the end,
+    until `drained()` says the bot has nothing left to send (if given) and then quiet."""
     pacing = pacing or Pacing()
     rng = random.Random(seed)
     run = Run()
@@ -175,6 +177,11 @@ async def run_campus(campus: Campus, callbacks: WecomCallbacks, fake: FakeWecom,
     await asyncio.gather(*head_tasks)
     await asyncio.gather(*run.pending)
     run.elapsed = time.monotonic() - started
+    if drained is not None:
+        deadline = time.monotonic() + pacing.reply_timeout
+        # polled: the bot's database is the only place that knows
+        while not await drained() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
     await quiet(fake, pacing.settle)
     for user in [*campus.teachers, *campus.heads]:
         run.received[user] = received_by(fake, user)

@@ -69,3 +69,38 @@ def test_an_uploaded_file_answers_an_attachment_question() -> None:
     value = parse_answer(field(type="attachment"), "", TODAY,
                          attachment=Attachment(name="诊断证明.jpg", media_id="m1"))
     assert value == {"name": "诊断证明.jpg", "media_id": "m1", "url": ""}
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("是", True), ("否", False), ("对", True), ("不是", False), ("要", True), ("不要", False),
+    ("好的", True), ("需要", True), ("不需要", False), ("没有", False), ("嗯", True),
+])
+def test_yes_and_no_as_people_answer(text: str, value: bool) -> None:
+    assert parse_answer(field(type="yesno"), text, TODAY) is value
+
+
+@pytest.mark.parametrize("text", ["无", "不知道", "也许", "明天", "湖南"])
+def test_anything_else_on_a_yes_no_question_is_asked_again(text: str) -> None:
+    with pytest.raises(AnswerError) as refused:
+        parse_answer(field(type="yesno", required=False), text, TODAY)
+    assert "“是”或“否”" in str(refused.value)
+
+
+@pytest.mark.parametrize(("unit", "value", "text"), [
+    ("元", 200000, "20万元（200,000元）"), ("元", 1234567, "123.46万元（1,234,567元）"),
+    ("元", 5000, "5,000元"), ("元", 12500.5, "1.25万元（12,500.5元）"), ("天", 2.5, "2.5天"),
+    ("人", 30, "30人"),
+])
+def test_amounts_read_as_people_write_them(unit: str, value: float, text: str) -> None:
+    from flows.answers import display_value
+
+    assert display_value(field(type="number", unit=unit), value) == text
+
+
+def test_a_date_range_reads_with_its_length() -> None:
+    from flows.answers import display_value, short_value
+
+    item = field(type="date_range")
+    assert display_value(item, ["2026-12-07", "2026-12-09"]) == "12月7日–12月9日（3天）"
+    assert short_value(item, ["2026-12-07", "2026-12-09"]) == "12月7日–12月9日（3天）"
+    assert display_value(item, ["2026-12-30", "2027-01-02"]) == "2026年12月30日–2027年1月2日（4天）"

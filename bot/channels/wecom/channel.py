@@ -68,7 +68,7 @@ class WecomChannel:
                                 "稍后再发", retryable=True, transient=True)
         try:
             match payload.get("type"):
-                case "text":
+                case "text" | "choices":    # choices: as text until sent as a card
                     await self._text(user_id, payload, nonce)
                 case "card":
                     await self._card(user_id, payload, nonce)

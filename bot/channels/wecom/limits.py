@@ -20,7 +20,7 @@ PER_HOUR = 1000
 def weight(payload: dict[str, Any]) -> int:
     """How many WeCom messages delivering `payload` takes."""
     match payload.get("type"):
-        case "text":
+        case "text" | "choices":
             return len(split_text(str(payload.get("text", ""))))
         case "card":
             return 1

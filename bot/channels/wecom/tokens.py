@@ -20,12 +20,14 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
+from bot.channels.wecom.errors import BUSY_ERRORS, WecomApiError, WecomTransportError
 from bot.clock import Clock
 from storage.models import ApiToken
 
 log = logging.getLogger("campusbot.wecom")
 
 EXPIRED = datetime(2000, 1, 1, tzinfo=UTC)
+FETCH_RETRY_PAUSES = (0.1, 0.3)
 Fetch = Callable[[], Awaitable[tuple[str, int]]]
 
 
@@ -83,7 +85,7 @@ class TokenStore:
         return True
 
     async def _refresh(self) -> str:
-        token, expires_in = await self._fetch()
+        token, expires_in = await self._fetch_with_retries()
         now = self.clock.now()
         expires_at = now + timedelta(seconds=expires_in)
         await ApiToken.update_or_create(key=self.key, defaults={
@@ -91,6 +93,20 @@ class TokenStore:
         self._token, self._expires_at = token, expires_at
         log.info("WeCom access token refreshed, valid for %d s", expires_in)
         return token
+
+    async def _fetch_with_retries(self) -> tuple[str, int]:
+        """Every call needs a token: a busy or unreachable gettoken is tried again at once,
+        twice, rather than failing the call that waits for it (and compounding its retries)."""
+        for pause in (*FETCH_RETRY_PAUSES, None):
+            try:
+                return await self._fetch()
+            except (WecomTransportError, WecomApiError) as exc:
+                busy = isinstance(exc, WecomTransportError) or exc.errcode in BUSY_ERRORS
+                if pause is None or not busy:
+                    raise
+                log.info("gettoken failed (%s), trying again in %.1f s", exc, pause)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def _take_lease(self) -> bool:
         now = self.clock.now()

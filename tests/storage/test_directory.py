@@ -94,10 +94,19 @@ async def test_the_file_adds_to_a_synced_directory() -> None:
     assert (await directory.department_named("校董会")).head == "w_pres"
     assert (await directory.person("zhao_s")).counselor == "chen_c"
     head = await directory.person("h_head")
-    assert {"it_support", "dept_head", "staff"} <= set(head.roles) and head.title == "处长"
+    assert {"it_support", "dept_head", "cadre", "staff"} <= set(head.roles)   # a head: cadre
+    assert head.title == "处长"
     assert (await directory.person("guest")).department == "2"    # a department given by name
     assert "school_leader" in (await directory.person("vp_wu")).roles
     assert directory.problems == ()
+
+
+async def test_a_leader_named_in_charge_is_a_school_leader_wherever_they_sit() -> None:
+    people = [*SYNCED_PEOPLE, PersonInfo("hq_li", "李总务长", "3")]
+    document = {"departments": [{"name": "人事部", "leader": "hq_li"}]}
+    directory = compose(SYNCED_DEPARTMENTS, people, parse_directory(document, "s.toml"))
+    assert "school_leader" in (await directory.person("hq_li")).roles
+    assert "school_leader" not in (await directory.person("h_head")).roles
 
 
 async def test_what_the_file_names_but_the_directory_lacks_is_a_problem_not_an_error() -> None:

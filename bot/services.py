@@ -20,6 +20,7 @@ from flows.actions import ActionRegistry
 from flows.catalog import DEFAULT_CATALOG, Catalog
 from flows.engine import EngineSettings, FlowEngine
 from flows.search import GuideIndex
+from flows.workdays import WorkCalendar, parse_days, parse_hours
 from handlers.checks import actions as check_actions
 from handlers.router import Handlers
 from storage.directory import DEMO, DatabaseDirectory, read_directory_file, save_directory
@@ -48,6 +49,19 @@ def action_registry() -> ActionRegistry:
     return ActionRegistry().merge(check_actions)
 
 
+def work_calendar(settings: Settings) -> WorkCalendar:
+    """Working days and hours as configured in [approvals] (validated when settings load)."""
+    config = settings.approvals
+    hours = parse_hours(config.work_hours, "approvals.work_hours")
+    assert hours is not None
+    return WorkCalendar(
+        settings.zone, work_start=hours[0], work_end=hours[1],
+        vacations=parse_days(config.vacations, "approvals.vacations"),
+        extra_holidays=parse_days(config.extra_holidays, "approvals.extra_holidays"),
+        extra_workdays=parse_days(config.extra_workdays, "approvals.extra_workdays"),
+        quiet=parse_hours(config.quiet_hours, "approvals.quiet_hours"))
+
+
 def catalog_path(settings: Settings) -> Path:
     return Path(settings.flows.path) if settings.flows.path else DEFAULT_CATALOG
 
@@ -71,7 +85,10 @@ async def build_services(settings: Settings, clock: Clock,
                                  list(snapshot.people_by_id.values()))
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
-        report_back_hour=settings.dialog.report_back_hour))
+        report_back_hour=settings.dialog.report_back_hour,
+        calendar=work_calendar(settings),
+        urge_interval=timedelta(minutes=settings.approvals.urge_interval_minutes),
+        report_back_grace_days=settings.approvals.report_back_grace_days))
     channels: dict[str, Channel] = {}
     if settings.simulator.enabled:
         channels["sim"] = SimulatorChannel()
@@ -88,5 +105,6 @@ async def build_services(settings: Settings, clock: Clock,
     dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
                             settings.zone, lambda: primary, sender.wake, user_lookups)
     return Services(engine=engine, dispatcher=dispatcher, sender=sender,
-                    jobs=Jobs(engine, dispatcher, clock), channels=channels, directory=directory,
-                    flowcharts=flowcharts)
+                    jobs=Jobs(engine, dispatcher, clock,
+                              reminder_seconds=settings.approvals.reminder_check_seconds),
+                    channels=channels, directory=directory, flowcharts=flowcharts)

@@ -44,7 +44,7 @@ async def test_leave_request_and_approval_through_wecom(bot: Bot) -> None:
     card = only_card(bot, HEAD)
     body = card.card
     assert body["main_title"]["title"] == "张老师的教职工请销假审批"
-    assert [b["text"] for b in body["button_list"]] == ["同意", "驳回", "转交"]
+    assert [b["text"] for b in body["button_list"]] == ["同意", "驳回", "退回修改", "转交", "加签"]
     assert {"keyname": "请假类型", "value": "病假"} in body["horizontal_content_list"]
     assert "是否离开本市：否" in body["sub_title_text"]     # a 6-character label, kept whole
 
@@ -138,6 +138,8 @@ async def test_transfer_sends_a_new_card_and_closes_the_old_one(bot: Bot) -> Non
     await bot.wecom.tap(HEAD, card.task_id, "transfer")
     await bot.settle()
     await bot.say(HEAD, "陈处长")
+    assert "理由" in bot.fake.texts(HEAD)[-1]            # a transfer needs a reason
+    await bot.say(HEAD, "人事处负责此类请假")
     assert card.replaced[HEAD] == "已转交给陈处长"
     new_card = only_card(bot, HR_HEAD)
     await bot.wecom.tap(HR_HEAD, new_card.task_id, "approve")

@@ -1,6 +1,7 @@
 """One turn = record the event, lock the user's conversation, load, trigger, save, then send.
 
-    accept(incoming)  store the event (a duplicate is dropped here): an `Accepted`, or None
+    accept(incoming)  store the event (group commit, bot/intake.py; a duplicate is dropped
+                      here): an `Accepted`, or None
     process(accepted) run the turn in one transaction, retried on a concurrent update:
                       lock conversation → handlers → save conversation → outbox rows →
                       mark the event processed; then wake the outbox sender
@@ -16,13 +17,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import OperationalError, TransactionManagementError
 from tortoise.transactions import in_transaction
 
 from bot.clock import Clock
+from bot.intake import Accepted, Intake
 from flows.incoming import Incoming
 from flows.turn import Turn
 from handlers import replies
@@ -31,7 +33,6 @@ from storage import inbound, outbox
 from storage.conversations import last_channel_of, lock_conversation, save_conversation
 from storage.directory import Directory, PersonInfo
 from storage.errors import ConcurrentUpdate
-from storage.models import InboundEvent
 
 log = logging.getLogger("campusbot.dispatch")
 
@@ -50,19 +51,6 @@ class AlreadyProcessed(Exception):
     """Another worker finished this event first; this turn's changes are rolled back."""
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """A stored inbound event, ready for its turn."""
-
-    event_id: int
-    incoming: Incoming
-
-    @classmethod
-    def of(cls, row: InboundEvent) -> Accepted:
-        """From a stored row (the recovery job replays those)."""
-        return cls(row.id, Incoming.from_payload(row.payload))
-
-
 @dataclass
 class TurnResult:
     turn_id: str
@@ -75,7 +63,8 @@ UserLookup = Callable[[str], Awaitable[PersonInfo | None]]
 class Dispatcher:
     def __init__(self, handlers: Handlers, directory: Directory, clock: Clock, timezone: ZoneInfo,
                  default_channel: Callable[[], str], wake_sender: Callable[[], None],
-                 user_lookups: dict[str, UserLookup] | None = None) -> None:
+                 user_lookups: dict[str, UserLookup] | None = None, *,
+                 run_turns: bool = True, turn_slots: int = 1) -> None:
         self.handlers = handlers
         #: per channel: fetch a user the directory does not know yet (e.g. WeCom user/get) and
         #: store them, so a new colleague can use the bot before the next directory sync
@@ -86,14 +75,15 @@ class Dispatcher:
         self.default_channel = default_channel
         self.wake_sender = wake_sender
         self._locks: dict[str, asyncio.Lock] = {}
+        #: storing events (group commit) and running their turns after the answer, for every
+        #: channel (bot/intake.py)
+        self.intake = Intake(clock, self.process, run_turns=run_turns, turn_slots=turn_slots)
 
     async def accept(self, incoming: Incoming) -> Accepted | None:
         """Store the event before acknowledging it; None for a duplicate delivery."""
-        key = incoming.dedupe_key or f"{incoming.user_id}:{time.time_ns()}"
-        row = await inbound.record_inbound(channel=incoming.channel, dedupe_key=key,
-                                           user_id=incoming.user_id,
-                                           payload=incoming.payload(), now=self.clock.now())
-        return None if row is None else Accepted(row.id, incoming)
+        if not incoming.dedupe_key:
+            incoming = replace(incoming, dedupe_key=f"{incoming.user_id}:{time.time_ns()}")
+        return await self.intake.store(incoming)
 
     async def receive(self, incoming: Incoming) -> TurnResult | None:
         """accept + process, for channels that answer synchronously (the simulator)."""

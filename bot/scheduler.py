@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
-from bot.dispatcher import Accepted, Dispatcher
+from bot.dispatcher import Dispatcher
+from bot.intake import Accepted
 from flows.engine import FlowEngine
 from flows.reminders import SUPERSEDES, split_kind, task_kind
 from flows.turn import Turn

@@ -103,7 +103,9 @@ async def build_services(settings: Settings, clock: Clock,
                           per_user_per_minute=settings.outbox.per_user_per_minute)
     primary = next((name for name in channels if name != "sim"), "sim")
     dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
-                            settings.zone, lambda: primary, sender.wake, user_lookups)
+                            settings.zone, lambda: primary, sender.wake, user_lookups,
+                            run_turns=settings.server.run_turns,
+                            turn_slots=settings.database.parallel_turns())
     return Services(engine=engine, dispatcher=dispatcher, sender=sender,
                     jobs=Jobs(engine, dispatcher, clock,
                               reminder_seconds=settings.approvals.reminder_check_seconds),

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 
-from bot.dispatcher import Accepted, Dispatcher
+from bot.dispatcher import Dispatcher
+from bot.intake import Accepted
 from storage import inbound
 
 log = logging.getLogger("campusbot.worker")

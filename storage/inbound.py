@@ -3,19 +3,59 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Min
 
 from storage.models import InboundEvent
+
+MAX_KEY = 255
+_COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", "received_at")
+
+
+class NewEvent(NamedTuple):
+    channel: str
+    dedupe_key: str
+    user_id: str
+    payload: dict[str, Any]
+
+
+def stored_key(dedupe_key: str) -> str:
+    return dedupe_key[:MAX_KEY]
+
+
+async def insert_many(events: list[NewEvent], now: datetime) -> dict[tuple[str, str], int]:
+    """Store several events in one statement (`INSERT … ON CONFLICT DO NOTHING RETURNING`):
+    the ids of the rows that were new, by (channel, stored key). The database's unique key
+    decides what is a duplicate, so copies arriving at two replicas at once have one effect."""
+    client = connections.get("default")
+    fields = InboundEvent._meta.fields_map
+    values: list[Any] = []
+    for event in events:
+        row = {"channel": event.channel, "dedupe_key": stored_key(event.dedupe_key),
+               "user_id": event.user_id, "payload": event.payload,
+               "status": "received", "attempts": 0, "received_at": now}
+        values.extend(fields[name].to_db_value(row[name], InboundEvent) for name in _COLUMNS)
+    postgres = client.capabilities.dialect == "postgres"
+    width = len(_COLUMNS)
+    groups = []
+    for row_index in range(len(events)):
+        marks = [f"${row_index * width + n + 1}" if postgres else "?" for n in range(width)]
+        groups.append("(" + ", ".join(marks) + ")")
+    table = InboundEvent._meta.db_table
+    sql = (f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {', '.join(groups)} "
+           "ON CONFLICT (channel, dedupe_key) DO NOTHING RETURNING id, channel, dedupe_key")
+    returned = await client.execute_query_dict(sql, values)  # execute_query drops RETURNING rows
+    return {(row["channel"], row["dedupe_key"]): int(row["id"]) for row in returned}
 
 
 async def record_inbound(*, channel: str, dedupe_key: str, user_id: str, payload: dict[str, Any],
                          now: datetime) -> InboundEvent | None:
     """Store an event; None when the same event was stored before (a platform retry)."""
     try:
-        return await InboundEvent.create(channel=channel, dedupe_key=dedupe_key[:255],
+        return await InboundEvent.create(channel=channel, dedupe_key=stored_key(dedupe_key),
                                          user_id=user_id, payload=payload, received_at=now)
     except IntegrityError:
         return None

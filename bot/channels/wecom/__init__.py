@@ -3,7 +3,7 @@
     crypto.py          callback signature and AES-256-CBC envelope (WeCom's 32-byte padding)
     messages.py        callback XML → WecomMessage → Incoming, with the de-duplication key
     callback.py        GET/POST /wecom/callback: verify, decrypt, parse, store, answer at once
-    background.py      the callback's tracked background turns, drained at shutdown
+                       (storing and the turns after the answer: bot/intake.py, every channel)
     tokens.py          the access token, cached in the database and shared by replicas
     client.py          asyncio API client (aiohttp): one token refresh and retry, no blocking
     errors.py          WeCom error codes: which are retried, which are final

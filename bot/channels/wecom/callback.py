@@ -2,11 +2,11 @@
 
 POST, answered well within WeCom's 5 s (it retries, and disables apps that keep failing):
     check the query and size → parse the envelope → verify the signature → decrypt (receive id
-    = CorpID) → parse → for a card tap keep its fresh response code → store the event (group
-    commit, intake.py; a duplicate is dropped, as `Dispatcher.accept` does) → answer an empty
-    200; the turn runs afterwards in a tracked background task (`Dispatcher.process`), or in a
-    `campusbot worker` process when `[server] run_turns = false`, and replies go out through
-    the API.
+    = CorpID) → parse → for a card tap keep its fresh response code → store the event
+    (`Dispatcher.accept`: group commit, a duplicate is dropped; bot/intake.py) → answer an
+    empty 200; the turn runs afterwards in a tracked background task (`Dispatcher.intake`), or
+    in a `campusbot worker` process when `[server] run_turns = false`, and replies go out
+    through the API.
 
 Bad input gets a 4xx with an empty body: 400 malformed, 403 not from WeCom (signature, receive
 id, stale timestamp), 413 too large. Only a database that cannot store the event gets a 503,
@@ -24,9 +24,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.channels.wecom import codes
-from bot.channels.wecom.background import TaskSet
 from bot.channels.wecom.crypto import CryptoError, ReceiveIdError, SignatureError, WecomCrypto
-from bot.channels.wecom.intake import Intake
 from bot.channels.wecom.messages import (
     MessageError,
     WecomMessage,
@@ -36,8 +34,7 @@ from bot.channels.wecom.messages import (
 )
 from bot.clock import Clock
 from bot.config import WecomSettings
-from bot.dispatcher import Accepted, Dispatcher
-from storage import inbound
+from bot.dispatcher import Dispatcher
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -49,8 +46,6 @@ MAX_PARAM = 512
 FRESHNESS_SECONDS = 24 * 3600
 ACCEPT_DEADLINE = 0.8         # WeCom expects the echo within 1 s; an event answer far sooner
 DRAIN_SECONDS = 10.0
-#: the recovery job replays events left unprocessed for 30 s (bot/scheduler.py)
-STALE_QUEUE_SECONDS = 25.0
 
 
 class Rejected(Exception):
@@ -61,16 +56,11 @@ class Rejected(Exception):
 
 
 class WecomCallback:
-    def __init__(self, settings: WecomSettings, clock: Clock, *, turn_slots: int = 1,
-                 run_turns: bool = True) -> None:
+    def __init__(self, settings: WecomSettings, clock: Clock) -> None:
         self.crypto = WecomCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
         self.agent_id = str(settings.agent_id)
         self.clock = clock
         self.dispatcher: Dispatcher | None = None
-        #: false: stored events are left to `campusbot worker` processes (bot/turn_runner.py)
-        self.run_turns = run_turns
-        self.intake = Intake(clock, on_late=self._schedule)
-        self.tasks = TaskSet(limit=turn_slots, defer_while=self.intake.busy)
 
     # ---- GET: URL verification -------------------------------------------------------------
     async def verify_url(self, request: web.Request) -> web.Response:
@@ -113,7 +103,7 @@ class WecomCallback:
                     # crash — finds it; a redelivery adds the same code, which is ignored
                     await codes.add(message.task_id, message.response_code,
                                     approver_id=message.from_user)
-                accepted = await self.intake.store(incoming)
+                accepted = await self._dispatcher().accept(incoming)
         except TimeoutError:
             # answer now so WeCom retries; if the row still lands, the intake starts its turn
             log.warning("WeCom callback: storing took over %.1f s, answered 503", ACCEPT_DEADLINE)
@@ -124,7 +114,7 @@ class WecomCallback:
         if accepted is None:
             log.info("WeCom duplicate dropped: %s user=%s", incoming.describe(), incoming.user_id)
             return web.Response()
-        self._schedule(accepted)
+        self._dispatcher().intake.schedule(accepted)
         log.debug("WeCom callback accepted in %.1f ms", (time.perf_counter() - started) * 1000)
         return web.Response()
 
@@ -165,25 +155,14 @@ class WecomCallback:
         except SignatureError:
             raise Rejected(403, "bad signature") from None
 
-    def _schedule(self, accepted: Accepted) -> None:
-        if not self.run_turns:
-            return
-        dispatcher = self.dispatcher
-        assert dispatcher is not None, "callbacks arrive only after start-up"
-        queued = time.monotonic()
-
-        async def turn() -> None:
-            # after a long wait in a burst the recovery job may have run this event already
-            if time.monotonic() - queued > STALE_QUEUE_SECONDS and not await inbound.is_pending(
-                    accepted.event_id):
-                return
-            await dispatcher.process(accepted)
-        self.tasks.spawn(turn, f"wecom-turn-{accepted.event_id}")
+    def _dispatcher(self) -> Dispatcher:
+        assert self.dispatcher is not None, "callbacks arrive only after start-up"
+        return self.dispatcher
 
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         self.dispatcher = app[keys.DISPATCHER]
         yield
-        await self.tasks.drain(DRAIN_SECONDS)
+        await self.dispatcher.intake.drain(DRAIN_SECONDS)
 
 
 def _param(request: web.Request, name: str) -> str:
@@ -213,9 +192,7 @@ CALLBACK = web.AppKey("wecom_callback", WecomCallback)
 def register(app: web.Application) -> None:
     """Add the callback routes; the caller checks that [wecom] is enabled."""
     settings = app[keys.SETTINGS]
-    callback = WecomCallback(settings.wecom, app[keys.CLOCK],
-                             turn_slots=settings.database.parallel_turns(),
-                             run_turns=settings.server.run_turns)
+    callback = WecomCallback(settings.wecom, app[keys.CLOCK])
     app[CALLBACK] = callback
     app.router.add_get(PATH, callback.verify_url)
     app.router.add_post(PATH, callback.receive)

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot import keys
 from bot.app import create_app
-from bot.channels.wecom.callback import CALLBACK
 from bot.channels.wecom.channel import WecomChannel
 from bot.clock import Clock, FixedClock
 from bot.config import Settings
@@ -94,7 +93,7 @@ class Bot:
         self.channel.client.timeout = aiohttp.ClientTimeout(total=seconds)
 
     async def turns_done(self) -> None:
-        await self.app[CALLBACK].tasks.idle()
+        await self.app[keys.DISPATCHER].intake.idle()
 
     async def settle(self) -> None:
         """Let every accepted callback finish its turn, then deliver everything due now."""

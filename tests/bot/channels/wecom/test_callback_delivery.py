@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from bot import intake as intake_module
 from bot import keys
 from bot.channels.wecom import callback as callback_module
-from bot.channels.wecom.callback import CALLBACK
 from bot.clock import FixedClock
 from bot.config import Settings
 from storage.db import close_db, init_db
@@ -55,7 +55,7 @@ async def test_a_tap_delivered_twice_decides_once(bot: Bot) -> None:
 
 async def test_wecom_retries_when_the_event_cannot_be_stored(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    intake = bot.app[CALLBACK].intake
+    intake = bot.app[keys.DISPATCHER].intake.commit
     insert = intake._insert
     failures = [RuntimeError("database unavailable")]
 
@@ -73,7 +73,7 @@ async def test_wecom_retries_when_the_event_cannot_be_stored(
 async def test_a_slow_database_still_gets_an_answer_in_time_and_loses_nothing(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(callback_module, "ACCEPT_DEADLINE", 0.02)
-    intake = bot.app[CALLBACK].intake
+    intake = bot.app[keys.DISPATCHER].intake.commit
     insert = intake._insert
     slow = [0.06]
 
@@ -103,7 +103,7 @@ async def test_the_answer_does_not_wait_for_the_turn(bot: Bot,
     delivery = await bot.wecom.text(TEACHER, "帮助")
     assert delivery.statuses == [200]
     assert time.perf_counter() - started < 1.0
-    assert len(bot.app[CALLBACK].tasks) == 1 and bot.fake.texts(TEACHER) == []
+    assert len(bot.app[keys.DISPATCHER].intake.turns) == 1 and bot.fake.texts(TEACHER) == []
     gate.set()
     await bot.settle()
     assert len(bot.fake.texts(TEACHER)) == 1
@@ -111,7 +111,7 @@ async def test_the_answer_does_not_wait_for_the_turn(bot: Bot,
 
 async def test_an_event_stored_by_a_process_that_died_is_replayed(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.app[CALLBACK], "_schedule", lambda event: None)
+    monkeypatch.setattr(bot.app[keys.DISPATCHER].intake, "schedule", lambda event: None)
     assert (await bot.wecom.text(TEACHER, "帮助")).statuses == [200]
     await bot.settle()
     assert bot.fake.texts(TEACHER) == []          # stored, never processed
@@ -151,7 +151,7 @@ async def test_nothing_is_lost_across_a_restart(wecom_settings: Settings, clock:
                                token=TOKEN, encoding_aes_key=AES_KEY)
     try:
         await callbacks.text(TEACHER, "帮助")
-        await app[CALLBACK].tasks.idle()
+        await app[keys.DISPATCHER].intake.idle()
     finally:
         await client.close()                       # stopped before the outbox was sent
     assert fake_wecom.texts(TEACHER) == []
@@ -166,7 +166,7 @@ async def test_nothing_is_lost_across_a_restart(wecom_settings: Settings, clock:
 
 async def test_a_turn_the_recovery_job_ran_during_a_long_queue_is_not_run_again(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(callback_module, "STALE_QUEUE_SECONDS", -1.0)   # "waited long"
+    monkeypatch.setattr(intake_module, "STALE_QUEUE_SECONDS", -1.0)   # "waited long"
     dispatcher = bot.app[keys.DISPATCHER]
     process, runs = dispatcher.process, []
 
@@ -174,7 +174,7 @@ async def test_a_turn_the_recovery_job_ran_during_a_long_queue_is_not_run_again(
         runs.append(accepted.event_id)
         return await process(accepted)
     monkeypatch.setattr(dispatcher, "process", counted)
-    tasks = bot.app[CALLBACK].tasks
+    tasks = bot.app[keys.DISPATCHER].intake.turns
     held = 0
     while not tasks._slots.locked():             # a burst: the turn waits for a slot
         await tasks._slots.acquire()

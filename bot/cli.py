@@ -5,6 +5,7 @@
                                                 [server] run_turns = false
     campusbot chat --as USER [--url URL]        chat in the terminal through the running server
     campusbot flows check [PATH]                validate flow files, every problem at once
+    campusbot delegate set|list|cancel ...      an approver's delegation (administrators)
     (see bot/cli_flows.py for the other flow tools)
 """
 
@@ -14,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot import cli_chat, cli_flows, cli_wecom
+from bot import cli_chat, cli_delegate, cli_flows, cli_wecom
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_flows.register(commands)
     cli_wecom.register(commands)
+    cli_delegate.register(commands)
     return parser
 
 

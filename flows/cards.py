@@ -162,9 +162,9 @@ def stage_card(application: Application, session: FlowSession, stage_id: str,
     facts = [("申请人", applicant.name)]
     facts += facts_of(session, card_keys(session, stage_id), with_sensitive=True)
     attachments = attachments_of(session)
-    if attachments:
-        facts.append(("附件", "、".join(a["name"] for a in attachments)))
-    facts = facts[:FACTS_MAX]
+    # attachments travel apart from the facts: channels make them openable on the card (WeCom:
+    # a file or link entry), and the message under the card lists them for the others
+    facts = facts[:FACTS_MAX - len(attachments[:1])]
     facts += [("注意", warning) for warning in warnings]
     subtitle = f"{stage.name} · 编号 #{application.id}"
     if note:
@@ -184,8 +184,8 @@ def attachment_lines(card: Card) -> str:
     """The message under a card: each attachment with how to open it."""
     lines = []
     for attachment in card.attachments:
-        where = attachment["url"] or f"（回复“查看 {card.application_id}”可再次获取）"
-        lines.append(f"📎 {attachment['name']}：{where}")
+        where = f"：{attachment['url']}" if attachment["url"] else "（点卡片上的附件打开）"
+        lines.append(f"📎 编号 #{card.application_id} 的附件 {attachment['name']}{where}")
     return "\n".join(lines)
 
 

@@ -239,3 +239,16 @@ async def test_a_decision_updates_the_card_of_every_recipient(two_it_support: Bo
     await bot.wecom.tap("it_xu", xu.task_id, "approve", late=True)
     await bot.settle()
     assert "（马工，11月26日 09:00）" in bot.fake.texts("it_xu")[-1]
+
+
+async def test_the_approver_opens_an_attachment_from_the_card(bot: Bot) -> None:
+    for answer in ("我要报修电脑", "行政楼 305 室", "网络", "办公室有线网络连不上，网线灯不亮"):
+        await bot.say(TEACHER, answer)
+    await bot.wecom.image(TEACHER)
+    await bot.settle()
+    for answer in ("13800000000", "无", "确认"):
+        await bot.say(TEACHER, answer)
+    card = only_card(bot, "it_xu")
+    files = [item for item in card.card["horizontal_content_list"] if item.get("type") == 2]
+    assert files == [{"keyname": "附件", "value": "图片", "type": 2, "media_id": "img-media-1"}]
+    assert any("附件" in text for text in bot.fake.texts("it_xu"))   # and under the card

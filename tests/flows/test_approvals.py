@@ -97,12 +97,12 @@ def catalog_sim(tmp_path: Path, settings_factory: Callable[..., Settings], clock
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def make(stage: str) -> AsyncIterator[Sim]:
+    async def make(stage: str, extra: str = "") -> AsyncIterator[Sim]:
         catalog = tmp_path / "catalog"
         shutil.rmtree(catalog, ignore_errors=True)
         catalog.mkdir()
         text = (DEFAULT_CATALOG / "staff_leave.toml").read_text(encoding="utf-8")
-        text = text.replace('approver = "department_head"', stage, 1)
+        text = text.replace('approver = "department_head"', stage, 1) + extra
         (catalog / "staff_leave.toml").write_text(text, encoding="utf-8")
         await wipe_database(database_url)
         app = create_app(settings_factory(flows={"path": str(catalog)}), clock=clock,
@@ -359,3 +359,14 @@ async def test_simultaneous_or_sign_taps_in_two_processes_give_one_decision(
         assert (await Application.first()).status == "followup"
     finally:
         await Tortoise.close_connections()
+
+
+async def test_cc_at_submission_to_a_person_named_in_the_flow(catalog_sim) -> None:
+    cc = '\n[[cc]]\nto = ["user:gpo_clerk"]\nat = "submit"\nwhen = "days > 1"\n'
+    async with catalog_sim('approver = "department_head"', cc) as sim:
+        one_day = await submitted(sim, "1")
+        assert f"#{one_day.id}" not in await texts(sim, "gpo_clerk")      # the condition
+        two_days = await submitted(sim, "2", start="12月7日")
+        told = await texts(sim, "gpo_clerk")
+        assert "【抄送】" in told and f"#{two_days.id}）已提交" in told
+        assert "发烧" not in told                     # a sick leave's reason is sensitive

@@ -30,11 +30,13 @@ async def background_work(sender: OutboxSender, jobs: Jobs,
     scheduler.start()
     # events a previous process stored but never finished are replayed at once
     replay = asyncio.create_task(jobs.replay_unprocessed(), name="replay-inbound")
+    # the directory check's summary at start, and stages left waiting by a previous process
+    directory = asyncio.create_task(jobs.watch_directory(), name="watch-directory")
     try:
         yield
     finally:
         scheduler.shutdown(wait=False)
-        for task in (sender_task, replay):
+        for task in (sender_task, replay, directory):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -5,6 +5,8 @@
                                                 [server] run_turns = false
     campusbot chat --as USER [--url URL]        chat in the terminal through the running server
     campusbot flows check [PATH]                validate flow files, every problem at once
+    campusbot directory check [--format F]      who gets every stage, and what is missing
+    campusbot outbox dead | retry ID            messages given up (dead letters); send again
     campusbot delegate set|list|cancel ...      an approver's delegation (administrators)
     (see bot/cli_flows.py for the other flow tools)
 """
@@ -15,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot import cli_chat, cli_delegate, cli_flows, cli_wecom
+from bot import cli_chat, cli_delegate, cli_directory, cli_flows, cli_outbox, cli_wecom
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
 
@@ -33,7 +35,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from bot.app import create_app
     from flows.problems import FlowFileError
-    from storage.directory import DirectoryFileError
+    from storage.directory_file import DirectoryFileError
 
     settings = settings_from(args)
     configure(settings.log.level)
@@ -51,7 +53,7 @@ def serve(args: argparse.Namespace) -> int:
 def worker(args: argparse.Namespace) -> int:
     from bot.worker import run_worker
     from flows.problems import FlowFileError
-    from storage.directory import DirectoryFileError
+    from storage.directory_file import DirectoryFileError
 
     settings = settings_from(args)
     configure(settings.log.level)
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_flows.register(commands)
     cli_wecom.register(commands)
+    cli_directory.register(commands)
+    cli_outbox.register(commands)
     cli_delegate.register(commands)
     return parser
 

@@ -43,11 +43,15 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class DirectorySettings:
     file: str = "demo"
+    #: the demo directory beside a real channel (a trial only): refused unless true
+    allow_demo: bool = False
 
 
 @dataclass(frozen=True)
 class FlowsSettings:
     path: str = ""
+    #: the school's contacts and time limits over the flow files (flows/overrides.py)
+    overrides: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,13 +94,23 @@ class WecomSettings:
 
 @dataclass(frozen=True)
 class OutboxSettings:
+    #: attempts for an error not known to pass by itself (an unexpected platform answer);
+    #: transient faults (platform busy, timeouts, network) retry until `give_up_after_hours`
     max_attempts: int = 8
     per_user_per_minute: int = 30
+    give_up_after_hours: int = 24
 
 
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    #: user ids of the IT office's administrators, told when a message cannot be delivered
+    #: and when the directory cannot give a stage its approver
+    users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,7 @@ class Settings:
     wecom: WecomSettings = field(default_factory=WecomSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -177,11 +192,18 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("approvals", "reminder_check_seconds"): _check_positive,
     ("outbox", "max_attempts"): _check_positive,
     ("outbox", "per_user_per_minute"): _check_positive,
+    ("outbox", "give_up_after_hours"): _check_positive,
     ("log", "level"): _check_level,
 }
 
 
 def _coerce(value: Any, wanted: type, from_env: bool) -> Any:
+    if wanted is tuple:  # a list of texts; from the environment, comma-separated
+        if from_env and isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ValueError("应为文本列表，例如 [\"zhang_t\", \"it_admin\"]")
     if wanted is bool:
         if isinstance(value, bool):
             return value
@@ -241,7 +263,7 @@ def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
             if env_section == section and env_key not in names:
                 errors.append(f"{ENV_PREFIX}{section.upper()}__{env_key.upper()}: 未知的配置项")
         for key, type_name in names.items():
-            wanted = {"bool": bool, "int": int}.get(str(type_name), str)
+            wanted = {"bool": bool, "int": int, "tuple[str, ...]": tuple}.get(str(type_name), str)
             raw, from_env = table.get(key, getattr(defaults, key)), False
             if (section, key) in overrides:
                 raw, from_env = overrides[(section, key)], True

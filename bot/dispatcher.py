@@ -2,12 +2,22 @@
 
     accept(incoming)  store the event (group commit, bot/intake.py; a duplicate is dropped
                       here): an `Accepted`, or None
-    process(accepted) run the turn in one transaction, retried on a concurrent update:
-                      lock conversation → handlers → save conversation → outbox rows →
-                      mark the event processed; then wake the outbox sender
+    process(accepted) run the user's waiting events oldest first, each turn in one transaction,
+                      retried on a concurrent update or a lost database connection:
+                      lock conversation → take the user's oldest waiting event → handlers →
+                      save conversation → outbox rows → mark the event processed; then wake
+                      the outbox sender
+
+**Order per user, enforced by the database.** A turn never runs the event it was started for
+if an older event of the same user is still waiting: under the user's conversation lock it
+takes the oldest waiting one (`inbound.head_of`), runs it, and goes on to the next. So however
+the events reach a turn — the callback's background task, a worker, the recovery job, another
+process after a kill -9 — a user's messages are handled in the order they were stored. A turn
+that fails with an error holds the user's later events until its retry (back-off, five tries,
+then it is given up and the user told); conflicts and a lost connection retry at once.
 
 Because the event row, the state change and the messages commit together, a crash at any point
-either leaves the event unprocessed (the recovery job replays it) or fully done.
+either leaves the event unprocessed (it runs again, still first) or fully done.
 """
 
 from __future__ import annotations
@@ -18,9 +28,9 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from tortoise.exceptions import OperationalError, TransactionManagementError
 from tortoise.transactions import in_transaction
 
 from bot.clock import Clock
@@ -32,7 +42,7 @@ from handlers.router import Handlers
 from storage import inbound, outbox
 from storage.conversations import last_channel_of, lock_conversation, save_conversation
 from storage.directory import Directory, PersonInfo
-from storage.errors import ConcurrentUpdate
+from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN, ConcurrentUpdate
 
 log = logging.getLogger("campusbot.dispatch")
 
@@ -47,14 +57,44 @@ MAX_ATTEMPTS = 6
 EXCLUSIVE_FROM_ATTEMPT = 3
 
 
-class AlreadyProcessed(Exception):
-    """Another worker finished this event first; this turn's changes are rolled back."""
+#: pauses before the next try while the database cannot be reached (PostgreSQL restarting):
+#: about 8 s in all, then the event is left to the recovery job
+DATABASE_PAUSES = (0.2, 0.5, 1.0, 2.0, 4.0)
+#: after a turn failed with an error (not a conflict): when to try that event again; the
+#: user's later events wait meanwhile. After the last, the event is given up and the user told.
+FAILED_TURN_RETRY_SECONDS = (2, 10, 30, 120, 600)
+TURN_GIVEN_UP = "抱歉，系统没能处理您之前发的一条消息，请稍后再发一次。"
+
+
+class NothingToRun(Exception):
+    """The user has no event waiting that may run now (none left, or the oldest is held)."""
+
+
+class TurnError(Exception):
+    """The turn of `event_id` failed with an error that running it again at once will not fix."""
+
+    def __init__(self, event_id: int) -> None:
+        super().__init__(f"turn of inbound event {event_id} failed")
+        self.event_id = event_id
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A turn failed and was recorded on its event; `given_up`: for good, so the user's later
+    events may go on."""
+
+    given_up: bool
 
 
 @dataclass
 class TurnResult:
+    #: the turn of the event `process` was called for ("" when it did not run here)
     turn_id: str
     processed: bool
+    #: the user's oldest waiting event failed: it (and the rest) wait for its retry
+    failed: bool = False
+    #: turns run, including the user's older events run first
+    turns: int = 0
 
 
 UserLookup = Callable[[str], Awaitable[PersonInfo | None]]
@@ -94,63 +134,144 @@ class Dispatcher:
         return await self.process(accepted)
 
     async def process(self, accepted: Accepted) -> TurnResult:
+        """Run the turns of the user's waiting events, oldest first, until none is left (or the
+        oldest is held after a failure): `accepted` among them, unless another process ran it
+        already (then `processed` is False)."""
         incoming = accepted.incoming
+        return await self._drain(incoming.user_id, incoming.channel, accepted)
+
+    async def process_user(self, user_id: str, channel: str) -> TurnResult:
+        """Run the user's waiting events in order (the workers and the recovery job)."""
+        return await self._drain(user_id, channel, None)
+
+    async def _drain(self, user_id: str, channel: str, accepted: Accepted | None) -> TurnResult:
         # in-process lock: turns of one user in this process queue instead of conflicting
-        lock = self._locks.setdefault(incoming.user_id, asyncio.Lock())
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
         try:
             async with lock:
-                return await self._process_with_retries(accepted.event_id, incoming)
+                return await self._drain_locked(user_id, channel, accepted)
         finally:
             if not lock.locked() and not lock._waiters:  # prune idle locks
-                self._locks.pop(incoming.user_id, None)
+                self._locks.pop(user_id, None)
 
-    async def _process_with_retries(self, event_id: int, incoming: Incoming) -> TurnResult:
+    async def _drain_locked(self, user_id: str, channel: str,
+                            accepted: Accepted | None) -> TurnResult:
+        result = TurnResult(turn_id="", processed=False)
+        try:
+            person = await self._person(user_id, channel)
+        except RETRY_TURN:
+            raise
+        except Exception:  # e.g. the platform's user lookup failed: the event waits and retries
+            log.exception("looking up user %s failed", user_id)
+            head = await inbound.head_of(user_id)
+            if head is not None:
+                await self._record_failure(head.id, user_id)
+            result.failed = True
+            return result
+        while True:
+            ran = await self._next_turn_with_retries(user_id, person, accepted)
+            if ran is None:
+                return result
+            if isinstance(ran, Failed):
+                result.failed = True
+                if ran.given_up:
+                    continue
+                return result
+            event_id, turn = ran
+            result.turns += 1
+            if accepted is not None and event_id == accepted.event_id:
+                result.turn_id, result.processed = turn.id, True
+
+    async def _person(self, user_id: str, channel: str) -> PersonInfo | None:
+        person = await self.directory.person(user_id)
+        lookup = self.user_lookups.get(channel)
+        if person is None and lookup is not None:
+            person = await lookup(user_id)
+        return person
+
+    async def _next_turn_with_retries(
+            self, user_id: str, person: PersonInfo | None,
+            accepted: Accepted | None) -> tuple[int, Turn] | Failed | None:
+        """The turn of the user's oldest waiting event: (its id, the turn), None when nothing
+        may run now, or Failed (recorded on the event, which then waits for its retry)."""
         started = time.perf_counter()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                turn = await self._run_turn(event_id, incoming,
-                                             exclusive=attempt >= EXCLUSIVE_FROM_ATTEMPT)
-            except AlreadyProcessed:
-                return TurnResult(turn_id="", processed=False)
-            except (ConcurrentUpdate, OperationalError, TransactionManagementError) as exc:
+                return await self._next_turn(user_id, person, accepted,
+                                             exclusive=attempt >= EXCLUSIVE_FROM_ATTEMPT,
+                                             started=started)
+            except NothingToRun:
+                return None
+            except RETRY_TURN as exc:
                 if attempt == MAX_ATTEMPTS:
-                    log.error("turn failed after %d attempts: %s user=%s: %s", attempt,
-                              incoming.describe(), incoming.user_id, exc)
+                    log.error("turn failed after %d attempts: user=%s: %s", attempt, user_id,
+                              exc)
                     raise
-                log.info("turn retry %d (%s) user=%s", attempt, type(exc).__name__,
-                         incoming.user_id)
-                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
-                continue
-            log.info("turn done: %s user=%s replies=%d in %.1f ms", incoming.describe(),
-                     incoming.user_id, len(turn.outgoing),
-                     (time.perf_counter() - started) * 1000)
-            self.wake_sender()
-            return TurnResult(turn_id=turn.id, processed=True)
+                log.info("turn retry %d (%s) user=%s", attempt, type(exc).__name__, user_id)
+                pause = (DATABASE_PAUSES[attempt - 1] if isinstance(exc, DATABASE_UNAVAILABLE)
+                         else random.uniform(0.01, 0.05) * attempt)
+                await asyncio.sleep(pause)
+            except TurnError as exc:
+                log.error("turn of inbound event %s failed: user=%s", exc.event_id, user_id,
+                          exc_info=exc.__cause__)
+                return Failed(given_up=await self._record_failure(exc.event_id, user_id))
         raise AssertionError("unreachable")
 
-    async def _run_turn(self, event_id: int, incoming: Incoming, *, exclusive: bool) -> Turn:
+    async def _next_turn(self, user_id: str, person: PersonInfo | None,
+                         accepted: Accepted | None, *, exclusive: bool,
+                         started: float) -> tuple[int, Turn]:
         now = self.clock.now()
-        person = await self.directory.person(incoming.user_id)
-        lookup = self.user_lookups.get(incoming.channel)
-        if person is None and lookup is not None:
-            person = await lookup(incoming.user_id)
         async with in_transaction():
-            turn = Turn(user=person or PersonInfo(incoming.user_id, incoming.user_id, None),
+            # the conversation lock serialises this user's turns across processes; under it,
+            # the oldest waiting event is the one to run (never a later one before it)
+            conversation = await lock_conversation(user_id, now, exclusive=exclusive)
+            head = await inbound.head_of(user_id)
+            if head is None:
+                raise NothingToRun
+            if inbound.is_held(head, now):
+                raise NothingToRun   # its turn failed; until its retry is due, later ones wait
+            incoming = (accepted.incoming if accepted is not None
+                        and head.id == accepted.event_id else Incoming.from_payload(head.payload))
+            turn = Turn(user=person or PersonInfo(user_id, user_id, None),
                         channel=incoming.channel, now=now, timezone=self.timezone)
-            if person is None:
-                turn.reply(replies.NOT_IN_DIRECTORY)
-                log.info("user not in directory: %s", incoming.user_id)
-            else:
-                conversation = await lock_conversation(person.id, now, exclusive=exclusive)
-                if not await inbound.is_pending(event_id):
-                    raise AlreadyProcessed  # another worker ran it while this one waited
-                conversation.last_channel = incoming.channel
-                await self.handlers.handle(turn, conversation, incoming)
+            try:
+                if person is None:
+                    turn.reply(replies.NOT_IN_DIRECTORY)
+                    log.info("user not in directory: %s", user_id)
+                else:
+                    conversation.last_channel = incoming.channel
+                    await self.handlers.handle(turn, conversation, incoming)
                 await save_conversation(conversation, now)
-            await self.write_outbox(turn)
-            if not await inbound.mark_processed(event_id, now):
-                raise AlreadyProcessed
-        return turn
+                await self.write_outbox(turn)
+            except RETRY_TURN:
+                raise
+            except Exception as exc:
+                raise TurnError(head.id) from exc
+            if not await inbound.mark_processed(head.id, now):
+                raise ConcurrentUpdate(f"inbound event {head.id}")
+        log.info("turn done: %s user=%s event=%d replies=%d in %.1f ms", incoming.describe(),
+                 user_id, head.id, len(turn.outgoing), (time.perf_counter() - started) * 1000)
+        self.wake_sender()
+        return head.id, turn
+
+    async def _record_failure(self, event_id: int, user_id: str) -> bool:
+        """Count a failed turn on the event; True when it is given up now."""
+        now = self.clock.now()
+        event = await inbound.get_event(event_id)
+        if event is None:
+            return False
+        if event.attempts >= len(FAILED_TURN_RETRY_SECONDS):
+            await inbound.record_failure(event_id, now, next_try_at=None)
+            log.error("inbound event %s given up after %d failed turns: user=%s", event_id,
+                      event.attempts + 1, user_id)
+
+            def apologise(turn: Turn) -> None:
+                turn.push(user_id, TURN_GIVEN_UP, dedupe_key=f"given-up:{event_id}")
+            await self.run_system_turn(apologise)
+            return True
+        delay = FAILED_TURN_RETRY_SECONDS[event.attempts]
+        await inbound.record_failure(event_id, now, next_try_at=now + timedelta(seconds=delay))
+        return False
 
     async def write_outbox(self, turn: Turn) -> None:
         """Queue the turn's messages: replies on the channel the user wrote from, pushes on the
@@ -175,7 +296,7 @@ class Dispatcher:
                     if asyncio.iscoroutine(result):
                         await result
                     await self.write_outbox(turn)
-            except (ConcurrentUpdate, OperationalError) as exc:
+            except RETRY_TURN as exc:
                 if attempt == MAX_ATTEMPTS:
                     raise
                 log.info("system turn retry %d: %s", attempt, exc)

@@ -1,4 +1,5 @@
-"""Flowchart pictures on demand, rendered off the event loop and cached per flow version."""
+"""Flowchart pictures on demand, rendered off the event loop and cached per flow content (an edit
+without a new `version` number draws a new picture)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ log = logging.getLogger("campusbot.flowcharts")
 
 class Flowcharts:
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, int, str], bytes] = {}
+        self._cache: dict[tuple[str, str, str], bytes] = {}
 
     async def image(self, definition: FlowDefinition, fmt: str) -> bytes | None:
-        key = (definition.id, definition.version, fmt)
+        key = (definition.id, definition.digest or f"v{definition.version}", fmt)
         if key not in self._cache:
             try:
                 self._cache[key] = await asyncio.to_thread(render_bytes, definition, fmt)

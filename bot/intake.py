@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -42,8 +41,6 @@ MAX_BATCH = 100
 #: an event arriving within this many seconds counts as "events are arriving"
 RECENT = 0.003
 MAX_DEFER = 0.05
-#: the recovery job replays events left unprocessed for 30 s (bot/scheduler.py)
-STALE_QUEUE_SECONDS = 25.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,15 +218,9 @@ class Intake:
         """Run the event's turn in the background (unless workers run the turns)."""
         if not self.run_turns:
             return
-        queued = time.monotonic()
-
-        async def turn() -> None:
-            # after a long wait in a burst the recovery job may have run this event already
-            if time.monotonic() - queued > STALE_QUEUE_SECONDS and not await inbound.is_pending(
-                    accepted.event_id):
-                return
-            await self.process(accepted)
-        self.turns.spawn(turn, f"turn-{accepted.event_id}")
+        # a turn that finds its event already run (by the recovery job during a long queue, or
+        # by a turn of an earlier message of the same user) just stops
+        self.turns.spawn(lambda: self.process(accepted), f"turn-{accepted.event_id}")
 
     async def idle(self) -> None:
         await self.turns.idle()

@@ -1,4 +1,4 @@
-"""Periodic jobs: idle dialogs, due reminders, replay of unprocessed events, housekeeping.
+"""Periodic jobs: idle dialogs, due reminders, replay of waiting events, housekeeping.
 
 The database is the source of truth for every job: rows are claimed atomically, so several
 server processes can run the same jobs without sending anything twice.
@@ -13,20 +13,21 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
+from bot.directory_watch import DirectoryWatch
 from bot.dispatcher import Dispatcher
-from bot.intake import Accepted
 from flows.engine import FlowEngine
 from flows.reminders import SUPERSEDES, split_kind, task_kind
 from flows.turn import Turn
 from storage import applications as store
 from storage import inbound
-from storage.directory import DatabaseDirectory
 from storage.models import Reminder
 
 log = logging.getLogger("campusbot.scheduler")
 
-REPLAY_AFTER = timedelta(seconds=30)
-MAX_REPLAYS = 5
+#: an event waiting this long was stored by a process that did not run it (killed). Running it
+#: while its own process is about to is harmless (the turn takes the user's oldest waiting
+#: event under the conversation lock, and a done event is never run again), so this is short.
+REPLAY_AFTER = timedelta(seconds=10)
 
 
 class Jobs:
@@ -37,9 +38,11 @@ class Jobs:
         self.clock = clock
         self.reminder_seconds = reminder_seconds
         #: True in a `campusbot worker`: its turn runner takes every waiting event however old
-        #: (also those a killed worker left), so replaying is only for turns that failed. Else
-        #: a backlog older than REPLAY_AFTER would be run here too, one by one.
+        #: (also those a killed process left, and failed ones when their retry is due), so
+        #: there is nothing to replay here.
         self.runner_takes_waiting = False
+        #: set by the services: applies the directory file and reacts to directory changes
+        self.directory_watch: DirectoryWatch | None = None
 
     async def expire_idle_dialogs(self) -> int:
         expired = 0
@@ -91,22 +94,23 @@ class Jobs:
         return sent
 
     async def replay_unprocessed(self) -> int:
-        """Events stored but never processed (a process died mid-turn) are run again."""
+        """Run the waiting events nobody else will: those a dead process stored but never ran
+        (older than REPLAY_AFTER) and those whose failed turn is due again. Each user's events
+        run oldest first, through the same turn as always (`Dispatcher.process_user`), so a
+        replay never runs an earlier message after a later one. Returns the turns run."""
+        if self.runner_takes_waiting:
+            return 0  # the worker's turn runner takes every waiting event, failed ones when due
         replayed = 0
-        for event in await inbound.unprocessed(self.clock.now() - REPLAY_AFTER,
-                                               failed_only=self.runner_takes_waiting):
-            attempts = await inbound.bump_attempts(event.id)
-            if attempts > MAX_REPLAYS:
-                log.error("inbound event %s given up after %d attempts", event.id, attempts)
-                await inbound.mark_failed(event.id, self.clock.now(), attempts)
-                continue
-            log.warning("replaying unprocessed inbound event %s (attempt %d)", event.id, attempts)
+        now = self.clock.now()
+        for head in await inbound.due_heads(now, now - REPLAY_AFTER):
+            log.warning("running waiting inbound event %s of %s (attempt %d)", head.id,
+                        head.user_id, head.attempts + 1)
             try:
-                await self.dispatcher.process(Accepted.of(event))
-            except Exception:  # keep replaying the others; this one is retried next round
-                log.exception("replay of inbound event %s failed", event.id)
+                result = await self.dispatcher.process_user(head.user_id, head.channel)
+            except Exception:  # keep going with the others; this one is retried next round
+                log.exception("replay of inbound event %s failed", head.id)
                 continue
-            replayed += 1
+            replayed += result.turns
         return replayed
 
     async def reload_flows(self) -> bool:
@@ -114,9 +118,12 @@ class Jobs:
         catalog = self.engine.catalog
         if not catalog.changed_on_disk():
             return False
-        snapshot = await DatabaseDirectory().snapshot()
-        await catalog.reload(self.engine.actions, snapshot, list(snapshot.people_by_id.values()))
+        await catalog.reload(self.engine.actions)
         return True
+
+    async def watch_directory(self) -> None:
+        if self.directory_watch is not None:
+            await self.directory_watch.poll()
 
     async def purge(self) -> None:
         removed = await inbound.purge_processed(self.clock.now() - inbound.RETENTION)
@@ -145,7 +152,8 @@ def build_scheduler(jobs: Jobs, timezone: ZoneInfo) -> AsyncIOScheduler:
     scheduler.add_job(jobs.expire_idle_dialogs, "interval", seconds=30, id="expire_dialogs")
     scheduler.add_job(jobs.send_due_reminders, "interval", seconds=jobs.reminder_seconds,
                       id="reminders")
-    scheduler.add_job(jobs.replay_unprocessed, "interval", seconds=15, id="replay_inbound")
+    scheduler.add_job(jobs.replay_unprocessed, "interval", seconds=5, id="replay_inbound")
     scheduler.add_job(jobs.reload_flows, "interval", seconds=30, id="reload_flows")
+    scheduler.add_job(jobs.watch_directory, "interval", seconds=30, id="watch_directory")
     scheduler.add_job(jobs.purge, "interval", hours=6, id="purge")
     return scheduler

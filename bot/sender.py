@@ -1,96 +1,247 @@
-"""Delivers the outbox: in order per user, rate-limited per user, retried with backoff."""
+"""Delivers the outbox: in order per user, rate-limited per user, retried for transient faults.
+
+    claim   storage/outbox.claim_due: per user, the run of messages from the head of their
+            queue that may go now (the order rule lives in the query, so it holds across
+            claims, processes and restarts)
+    lane    one task per user delivers its run in order; at the first failure the rest go back
+            to the queue behind the failed one
+    retry   fast at first (0.2 s, 0.5 s, 1 s), then backing off to 5 minutes, with jitter.
+            Transient faults (platform busy, timeouts, network, a refused token) retry until
+            `give_up_after`; other retryable errors `max_attempts` times; errors retrying
+            cannot fix (the user left, invalid content) not at all. A message given up is a dead
+            letter (`campusbot outbox dead`) and `on_dead` tells the admins.
+
+Up to `concurrency` users are served at once, and a new lane starts as soon as one ends, so a
+slow platform (seconds per call) delays each user's messages, not everybody's. Claims are leases
+renewed while a lane runs; a sender killed with kill -9 leaves claims that others take again
+after `outbox.LEASE`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from datetime import timedelta
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
 
-from bot.channels.base import Channel, DeliveryError
+from bot.channels.base import DELIVERING, Channel, DeliveryError
 from bot.clock import Clock
 from storage import outbox
 from storage.models import OutboxMessage
 
 log = logging.getLogger("campusbot.outbox")
 
-BACKOFF_SECONDS = (2, 5, 15, 30, 60, 120, 300, 600, 1800)
+#: seconds before the next try after the 1st, 2nd, … failure; the last repeats
+RETRY_DELAYS = (0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 POLL_SECONDS = 2.0
+RATE_LIMIT_PAUSE = timedelta(seconds=20)
+CONCURRENCY = 64
+
+DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    RETRY = "retry"      # failed, back in the queue for later: the user's later messages wait
+    GIVEN_UP = "dead"    # a dead letter: the user's later messages go on
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    give_up_after: timedelta
+
+    def delay(self, attempts: int) -> float:
+        base = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+        return base * random.uniform(0.8, 1.2)  # spread the retries of many users
+
+    def gives_up(self, message: OutboxMessage, error: DeliveryError, now: datetime) -> bool:
+        if not error.retryable:
+            return True
+        if now - message.created_at >= self.give_up_after:
+            return True
+        return not error.transient and message.attempts >= self.max_attempts
 
 
 class OutboxSender:
     def __init__(self, channels: dict[str, Channel], clock: Clock, *, max_attempts: int,
-                 per_user_per_minute: int) -> None:
+                 per_user_per_minute: int, give_up_after: timedelta = timedelta(hours=24),
+                 concurrency: int = CONCURRENCY, on_dead: DeadLetterHook | None = None) -> None:
         self.channels = {name: c for name, c in channels.items() if c.pushes}
         self.clock = clock
-        self.max_attempts = max_attempts
+        self.policy = RetryPolicy(max_attempts, give_up_after)
         self.per_user_per_minute = per_user_per_minute
+        self.concurrency = concurrency
+        self.on_dead = on_dead
+        #: this process's name on its claims
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._lanes: set[asyncio.Task[int]] = set()
+        self._next_retry: float | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
+    # ---- the loop ---------------------------------------------------------------------------
     async def run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
-            self._wake.clear()
-            try:
-                while await self.deliver_due():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the loop must survive a database hiccup; it retries next poll
-                log.exception("outbox delivery round failed")
+        renewing = asyncio.create_task(self._renew_claims(), name="outbox-leases")
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    started = await self._start_lanes()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a database hiccup: the loop survives and tries again
+                    log.exception("outbox claim failed")
+                    started = 0
+                if started and len(self._lanes) < self.concurrency:
+                    continue  # there may be more due right now
+                await self._wait()
+        finally:
+            renewing.cancel()
+            await self._stop_lanes()
 
+    async def _wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = POLL_SECONDS
+        if self._next_retry is not None:
+            timeout = max(0.0, min(timeout, self._next_retry - loop.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        if self._next_retry is not None and loop.time() >= self._next_retry:
+            self._next_retry = None
+
+    async def _start_lanes(self) -> int:
+        free = self.concurrency - len(self._lanes)
+        if free <= 0 or not self.channels:
+            return 0
+        lanes = await self._claim(limit=free * 4)
+        for messages in lanes:
+            task = asyncio.create_task(self._deliver_lane(messages),
+                                       name=f"outbox-{messages[0].user_id}")
+            self._lanes.add(task)
+            task.add_done_callback(self._lane_done)
+        return len(lanes)
+
+    def _lane_done(self, task: asyncio.Task[int]) -> None:
+        self._lanes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox lane failed", exc_info=task.exception())
+        self._wake.set()
+
+    async def _stop_lanes(self) -> None:
+        for task in list(self._lanes):
+            task.cancel()
+        await asyncio.gather(*self._lanes, return_exceptions=True)
+        with contextlib.suppress(Exception):  # the claims expire anyway (outbox.LEASE)
+            await outbox.release_all(self.owner)
+
+    async def _renew_claims(self) -> None:
+        while True:
+            await asyncio.sleep(outbox.LEASE.total_seconds() / 3)
+            try:
+                await outbox.renew(self.owner, self.clock.now())
+            except Exception:  # a database hiccup: the next round renews
+                log.warning("renewing outbox claims failed", exc_info=True)
+
+    # ---- one round, for tests and draining ---------------------------------------------------
     async def deliver_due(self) -> int:
-        """Deliver what is due now; returns how many messages were attempted."""
+        """Claim what is due now and deliver it; returns how many messages were attempted."""
         if not self.channels:
             return 0
-        claimed = await outbox.claim_due(self.clock.now(), list(self.channels))
-        by_user: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+        lanes = await self._claim(limit=self.concurrency * 4)
+        results = await asyncio.gather(*(self._deliver_lane(messages) for messages in lanes))
+        return sum(results)
+
+    async def _claim(self, *, limit: int) -> list[list[OutboxMessage]]:
+        claimed = await outbox.claim_due(self.clock.now(), list(self.channels),
+                                         owner=self.owner, limit=limit)
+        lanes: dict[tuple[str, str], list[OutboxMessage]] = {}
         for message in claimed:
-            by_user[(message.channel, message.user_id)].append(message)
-        await asyncio.gather(*(self._deliver_in_order(messages) for messages in by_user.values()))
-        return len(claimed)
+            lanes.setdefault((message.channel, message.user_id), []).append(message)
+        return list(lanes.values())
 
-    async def _deliver_in_order(self, messages: list[OutboxMessage]) -> None:
-        for index, message in enumerate(messages):
-            if not await self._deliver(message):
-                # keep the user's messages in order: the rest wait for the failed one
-                for later in messages[index + 1:]:
-                    await outbox.mark_retry(later.id, error="等待前一条消息",
-                                            next_try_at=self.clock.now() + timedelta(seconds=1))
-                return
+    # ---- one user's run ---------------------------------------------------------------------
+    async def _deliver_lane(self, messages: list[OutboxMessage]) -> int:
+        """Deliver in order; at the first that must wait, the rest go back behind it."""
+        first = messages[0]
+        attempted = 0
+        try:
+            recent = await outbox.sent_since(first.channel, first.user_id,
+                                             self.clock.now() - timedelta(minutes=1))
+            for index, message in enumerate(messages):
+                if recent >= self.per_user_per_minute:
+                    # the platform silently drops messages beyond its per-member limit: wait
+                    await outbox.defer(message.id,
+                                       next_try_at=self.clock.now() + RATE_LIMIT_PAUSE)
+                    await outbox.release([m.id for m in messages[index + 1:]], self.owner)
+                    return attempted
+                attempted += 1
+                outcome = await self._deliver(message)
+                if outcome is Outcome.SENT:
+                    recent += 1
+                elif outcome is Outcome.RETRY:
+                    await outbox.release([m.id for m in messages[index + 1:]], self.owner)
+                    return attempted
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database went away mid-lane: the claims expire and are retaken
+            log.exception("outbox delivery to %s interrupted", first.user_id)
+        return attempted
 
-    async def _deliver(self, message: OutboxMessage) -> bool:
+    async def _deliver(self, message: OutboxMessage) -> Outcome:
         channel = self.channels[message.channel]
-        now = self.clock.now()
-        recent = await outbox.sent_since(message.channel, message.user_id,
-                                         now - timedelta(minutes=1))
-        if recent >= self.per_user_per_minute:
-            # the platform silently drops messages beyond its per-member limit: wait instead
-            await outbox.defer(message.id, next_try_at=now + timedelta(seconds=20))
-            return False
+        marker = DELIVERING.set(message.id)
         try:
             await channel.send(message.user_id, message.payload)
         except DeliveryError as exc:
-            return await self._failed(message, str(exc), retryable=exc.retryable)
+            return await self._failed(message, exc)
         except (TimeoutError, OSError) as exc:
-            return await self._failed(message, f"{type(exc).__name__}: {exc}", retryable=True)
+            return await self._failed(message, DeliveryError(
+                f"{type(exc).__name__}: {exc}", transient=True))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in a channel: retried a few times, then a dead letter
+            log.exception("outbox message %s: unexpected error while sending", message.id)
+            return await self._failed(message, DeliveryError(f"{type(exc).__name__}: {exc}"))
+        finally:
+            DELIVERING.reset(marker)
         await outbox.mark_sent(message.id, self.clock.now())
-        return True
+        return Outcome.SENT
 
-    async def _failed(self, message: OutboxMessage, error: str, *, retryable: bool) -> bool:
-        if not retryable or message.attempts >= self.max_attempts:
-            log.error("outbox message %s to %s failed for good after %d attempts: %s",
-                      message.id, message.user_id, message.attempts, error)
-            await outbox.mark_failed(message.id, error=error)
-            return True  # give up on this one; later messages may go
-        delay = BACKOFF_SECONDS[min(message.attempts - 1, len(BACKOFF_SECONDS) - 1)]
-        log.warning("outbox message %s to %s failed (attempt %d), retry in %ss: %s",
+    async def _failed(self, message: OutboxMessage, error: DeliveryError) -> Outcome:
+        now = self.clock.now()
+        if self.policy.gives_up(message, error, now):
+            log.error("outbox message %s to %s given up after %d attempts: %s", message.id,
+                      message.user_id, message.attempts, error)
+            await outbox.mark_failed(message.id, error=str(error), now=now)
+            if self.on_dead is not None:
+                try:
+                    await self.on_dead(message, str(error))
+                except Exception:  # telling the admins must not stop the user's queue
+                    log.exception("could not tell the admins about outbox message %s",
+                                  message.id)
+            return Outcome.GIVEN_UP
+        delay = self.policy.delay(message.attempts)
+        log.warning("outbox message %s to %s failed (attempt %d), retry in %.1f s: %s",
                     message.id, message.user_id, message.attempts, delay, error)
-        await outbox.mark_retry(message.id, error=error,
-                                next_try_at=self.clock.now() + timedelta(seconds=delay))
-        return False
+        await outbox.mark_retry(message.id, error=str(error),
+                                next_try_at=now + timedelta(seconds=delay))
+        self._retry_in(delay)
+        return Outcome.RETRY
+
+    def _retry_in(self, seconds: float) -> None:
+        """Wake the loop when the retry is due (the next poll may be later)."""
+        with contextlib.suppress(RuntimeError):
+            at = asyncio.get_running_loop().time() + seconds
+            if self._next_retry is None or at < self._next_retry:
+                self._next_retry = at
+            self._wake.set()

@@ -12,6 +12,8 @@ from bot.channels.simulator import SimulatorChannel
 from bot.channels.wecom.setup import build_wecom
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dead_letters import notify_admins
+from bot.directory_watch import DirectoryWatch
 from bot.dispatcher import Dispatcher, UserLookup
 from bot.flowcharts import Flowcharts
 from bot.scheduler import Jobs
@@ -23,7 +25,9 @@ from flows.search import GuideIndex
 from flows.workdays import WorkCalendar, parse_days, parse_hours
 from handlers.checks import actions as check_actions
 from handlers.router import Handlers
-from storage.directory import DEMO, DatabaseDirectory, read_directory_file, save_directory
+from storage.directory import DatabaseDirectory
+from storage.directory_file import DEMO, DirectoryFileError, read_directory_file
+from storage.directory_store import apply_directory_file
 
 log = logging.getLogger("campusbot")
 
@@ -66,26 +70,44 @@ def catalog_path(settings: Settings) -> Path:
     return Path(settings.flows.path) if settings.flows.path else DEFAULT_CATALOG
 
 
+def overrides_path(settings: Settings) -> Path | None:
+    return Path(settings.flows.overrides) if settings.flows.overrides else None
+
+
+DEMO_BESIDE_REAL_CHANNEL = (
+    "企业微信已启用，但通讯录仍是虚构的演示数据（[directory] file = \"demo\"）："
+    "审批会发给演示人员。"
+    "请在 [directory] file 中设置学校的通讯录文件，或运行 campusbot directory sync 从企业微信"
+    "同步后设置 file = \"\"（同步与学校的通讯录文件也可以同时使用）。"
+    "仅作试用时，可设置 [directory] allow_demo = true。")
+
+
+def demo_refused(settings: Settings) -> bool:
+    """The demo directory beside a real channel, without an explicit trial setting."""
+    return settings.directory.file == DEMO and settings.wecom.enabled and \
+        not settings.directory.allow_demo
+
+
 async def load_directory(settings: Settings) -> None:
-    """Load the configured directory file into the database (the demo one by default)."""
-    if settings.directory.file:
-        directory = read_directory_file(settings.directory.file)
-        await save_directory(directory, "demo" if settings.directory.file == DEMO else "file")
-        log.info("directory loaded: %d departments, %d users from %s",
-                 len(directory.departments_by_id), len(directory.people_by_id),
-                 settings.directory.file)
+    """Put the configured directory file in force over the synced directory (the demo one by
+    default; none for `file = ""`). The demo directory is refused beside a real channel."""
+    if demo_refused(settings):
+        raise DirectoryFileError(DEMO_BESIDE_REAL_CHANNEL)
+    file = read_directory_file(settings.directory.file) if settings.directory.file else None
+    if await apply_directory_file(file):
+        log.info("directory file applied: %d departments, %d users from %s",
+                 len(file.departments) if file else 0, len(file.users) if file else 0,
+                 settings.directory.file or "(none)")
 
 
 async def build_services(settings: Settings, clock: Clock,
                          extra_channels: dict[str, Channel] | None = None) -> Services:
     directory = DatabaseDirectory()
     actions = action_registry()
-    snapshot = await directory.snapshot()
-    catalog = await Catalog.load(catalog_path(settings), actions, snapshot,
-                                 list(snapshot.people_by_id.values()))
+    catalog = await Catalog.load(catalog_path(settings), actions, overrides_path(settings))
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
-        report_back_hour=settings.dialog.report_back_hour,
+        report_back_hour=settings.dialog.report_back_hour, admins=settings.admin.users,
         calendar=work_calendar(settings),
         urge_interval=timedelta(minutes=settings.approvals.urge_interval_minutes),
         report_back_grace_days=settings.approvals.report_back_grace_days))
@@ -100,13 +122,16 @@ async def build_services(settings: Settings, clock: Clock,
         user_lookups[wecom.channel.name] = wecom.directory.lookup_user
     channels.update(extra_channels or {})
     sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
-                          per_user_per_minute=settings.outbox.per_user_per_minute)
+                          per_user_per_minute=settings.outbox.per_user_per_minute,
+                          give_up_after=timedelta(hours=settings.outbox.give_up_after_hours))
     primary = next((name for name in channels if name != "sim"), "sim")
     dispatcher = Dispatcher(Handlers(engine, GuideIndex(catalog)), directory, clock,
                             settings.zone, lambda: primary, sender.wake, user_lookups,
                             run_turns=settings.server.run_turns,
                             turn_slots=settings.database.parallel_turns())
-    return Services(engine=engine, dispatcher=dispatcher, sender=sender,
-                    jobs=Jobs(engine, dispatcher, clock,
-                              reminder_seconds=settings.approvals.reminder_check_seconds),
+    sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
+    jobs = Jobs(engine, dispatcher, clock,
+                reminder_seconds=settings.approvals.reminder_check_seconds)
+    jobs.directory_watch = DirectoryWatch(settings.directory.file, engine, dispatcher, directory)
+    return Services(engine=engine, dispatcher=dispatcher, sender=sender, jobs=jobs,
                     channels=channels, directory=directory, flowcharts=flowcharts)

@@ -2,9 +2,10 @@
 
 With `[server] run_turns = false` a server only verifies, stores and acknowledges callbacks;
 workers pick the stored events up from the database and run their turns. Each poll takes every
-user's oldest waiting event (`inbound.next_per_user`), so a user's messages stay in order across
-any number of workers, and runs them `slots` at a time. An event whose turn fails is left to the
-recovery job (bot/scheduler.py), which retries it with back-off and gives up after a few tries.
+user's oldest waiting event (`inbound.next_per_user`) and runs them `slots` at a time; the turn
+itself runs the user's events oldest first under the user's conversation lock (bot/dispatcher.py),
+so a user's messages stay in order across any number of workers. An event whose turn failed
+waits until its retry is due (back-off, then given up), and the user's later events behind it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class TurnRunner:
         free = self.slots - len(self._running)
         if free <= 0:
             return 0
-        rows = await inbound.next_per_user(free, skip_users=self._users)
+        rows = await inbound.next_per_user(free, skip_users=self._users,
+                                           now=self.dispatcher.clock.now())
         for row in rows:
             self._start(Accepted.of(row), row.user_id)
         return len(rows)
@@ -81,11 +83,8 @@ class TurnRunner:
             await self.dispatcher.process(accepted)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("turn of inbound event %s failed; the recovery job retries it",
-                          accepted.event_id)
-            with contextlib.suppress(Exception):
-                await inbound.bump_attempts(accepted.event_id)
+        except Exception:  # the database is away: the event waits and a later poll takes it
+            log.exception("turn of inbound event %s could not run", accepted.event_id)
 
     async def idle(self) -> None:
         while self._running:

@@ -19,6 +19,7 @@ import logging
 from datetime import date
 
 from flows.approvers import ApproverNotFound
+from flows.assignment import report_gap
 from flows.bookings import booking_conflict
 from flows.cards import (
     attachment_lines,
@@ -63,33 +64,33 @@ class Approvals:
         if applicant is None:
             return [], ""
         route: list[str] = []
+        waiting = False
         for stage in session.definition.stages:
             if not session.applies(stage):
                 continue
-            try:
-                people = await self.policy.stage_people(stage, applicant)
-            except ApproverNotFound as exc:
-                return route, f"无法确定“{stage.name}”的审批人：{exc}"
+            assignment = await self.policy.stage_assignment(session.definition, stage,
+                                                            applicant)
+            people = list(assignment.people)
+            stand_in = "，代为处理" if assignment.via_fallback else ""
             joiner = " → " if stage.mode == "sequence" else "、"
-            route.append(f"{stage.name}（{joiner.join(p.name for p in people[:3])}"
-                         f"{'等' if len(people) > 3 else ''}）")
-        return route, ""
+            names = joiner.join(p.name for p in people[:3]) + ("等" if len(people) > 3 else "")
+            route.append(f"{stage.name}（{names or '待分配'}{stand_in}）")
+            waiting = waiting or assignment.nobody
+        return route, ("暂时找不到部分环节的办理人：提交后申请会保留，通讯录补充后自动送达。"
+                       if waiting else "")
 
     # ---- opening a stage -----------------------------------------------------------------------
     async def open_stage(self, turn: Turn, application: Application, session: FlowSession,
                          stage: Stage) -> str:
         definition = session.definition
         applicant = await self.directory.person(application.applicant_id)
-        try:
-            if applicant is None:
-                raise ApproverNotFound("申请人不在通讯录中")
-            assignments = await self.policy.assignments(stage, applicant, turn.today)
-        except ApproverNotFound as exc:
-            log.error("flow=%s application=%s stage=%s: no approver: %s",
-                      definition.id, application.id, stage.id, exc)
-            contact = definition.contact
-            return (f"⚠ “{stage.name}”暂时无法送达审批人（{exc}），"
-                    f"请联系{contact.unit or definition.unit}{contact.section}：{contact.phone}。")
+        found = await self.policy.stage_assignment(definition, stage, applicant)
+        waiting = await report_gap(turn, application, definition, stage, found,
+                                   admins=self.runtime.settings.admins,
+                                   generation=await self.directory.generation())
+        if found.nobody or applicant is None:
+            return waiting
+        assignments = await self.policy.assignments(found, applicant, turn.today)
         round_ = self.round_of(application)
         first_slot = await store.next_slot(application.id)
         tasks = []
@@ -116,6 +117,27 @@ class Approvals:
         note = "".join(f"（{a.delegated_from.name}外出，由{a.person.name}代理）"
                        for a in delegated if a.delegated_from)
         return f"下一步：{stage.name}（{names}）{mode}{note}。"
+
+    async def reassign(self, turn: Turn, application: Application) -> bool:
+        """Open the current stage again for an application that found nobody (the directory
+        may have been fixed); True when it reached someone."""
+        definition = await self.runtime.definition_for(application)
+        if definition is None or application.status != "pending" or \
+                await store.waiting_tasks_of(application.id):
+            return False
+        session = await self.runtime.session_for(application, definition)
+        stage = session.current_stage()
+        if stage is None:
+            return False
+        before = application.state
+        next_step = await self.open_stage(turn, application, session, stage)
+        if not await store.open_tasks_of(application.id) and application.state == before:
+            return False
+        application.updated_at = turn.now
+        turn.push(application.applicant_id, f"您的《{definition.name}》（#{application.id}）"
+                                            f"已找到办理人。{next_step}")
+        await store.save_application(application)
+        return True
 
     async def _activate(self, turn: Turn, application: Application, session: FlowSession,
                         stage: Stage, tasks: list[ApprovalTask], *, note: str = "",
@@ -216,7 +238,7 @@ class Approvals:
         task.application = application
         self.policy.check_assignee(task, application, turn.user.id)
         await task.refresh_from_db(fields=["status", "decided_by", "decided_at", "comment"])
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None:
             raise TapRefused("该事项的流程已更新，请联系经办部门处理。")
         if task.status != "pending" or application.state != stage_state(task.stage_id) \
@@ -465,7 +487,7 @@ class Approvals:
 
     # ---- the applicant -------------------------------------------------------------------------
     async def withdraw(self, turn: Turn, application: Application) -> None:
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None or application.applicant_id != turn.user.id:
             turn.reply("无法撤回该申请。")
             return

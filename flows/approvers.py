@@ -1,69 +1,120 @@
-"""Resolve a stage's approver spec to people in the directory."""
+"""Resolve a stage's approver spec to people in the directory, or say exactly what is missing.
+
+Units are named as the school's notice names them (`head_of:人事处`) and found by department
+name, then alias (storage/directory_snapshot.py). What to do when nobody fits — a fallback, or
+waiting for the directory to be fixed — is decided in flows/assignment.py.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flows.definition import Approver
 from storage.directory import DepartmentInfo, Directory, PersonInfo
+from storage.roles import role_label
+
+
+@dataclass(frozen=True)
+class Gap:
+    """What the directory lacks for a stage, in a form that groups (the same gap in many
+    flows is one thing to fix) and reads as words."""
+
+    kind: str       # no_department | no_head | no_leader | no_role_holder | no_counselor |
+    #                 no_user | unknown_head | unknown_leader | applicant_unknown |
+    #                 applicant_department
+    subject: str    # a department name, role code or user id
+    detail: str = ""
+
+    def text(self) -> str:
+        match self.kind:
+            case "no_department":
+                return f"通讯录中没有名为“{self.subject}”的部门"
+            case "no_head":
+                return f"{self.subject}：未设置负责人"
+            case "no_leader" if self.detail == "leadership":
+                return f"{self.subject}：未设置 leader（审批校长本人申请的人，通常是党委书记）"
+            case "no_leader":
+                return f"{self.subject}：未设置分管校领导"
+            case "unknown_head":
+                return f"{self.subject}：负责人 {self.detail} 不在通讯录中"
+            case "unknown_leader":
+                return f"{self.subject}：分管校领导 {self.detail} 不在通讯录中"
+            case "no_role_holder":
+                return f"没有人担任 {role_label(self.subject)}"
+            case "no_counselor":
+                return f"{self.detail or self.subject}没有登记辅导员"
+            case "no_user":
+                return f"通讯录中没有用户 {self.subject}"
+            case "applicant_department":
+                return f"{self.detail or self.subject}没有所在部门"
+        return f"申请人 {self.subject} 不在通讯录中"
 
 
 class ApproverNotFound(LookupError):
-    """Nobody in the directory fits; the message says what is missing (Chinese)."""
+    """Nobody in the directory fits; `gap` says what is missing, str() in Chinese."""
+
+    def __init__(self, gap: Gap) -> None:
+        super().__init__(gap.text())
+        self.gap = gap
 
 
 async def effective_roles(person: PersonInfo, directory: Directory) -> tuple[str, ...]:
-    """The person's roles plus those implied by the directory (head of their department)."""
-    roles = list(person.roles)
-    if person.department:
-        department = await directory.department(person.department)
-        if (department is not None and department.head == person.id
-                and department.kind != "leadership" and "dept_head" not in roles):
-            roles.append("dept_head")
-        if department and department.kind == "leadership" and "school_leader" not in roles:
-            roles.append("school_leader")
-    return tuple(roles)
+    """The person's roles as the directory knows them (implied roles included)."""
+    known = await directory.person(person.id)
+    return known.roles if known is not None else person.roles
 
 
-async def _department(directory: Directory, department_id: str | None,
-                      what: str) -> DepartmentInfo:
-    department = await directory.department(department_id) if department_id else None
+async def _own_department(directory: Directory, applicant: PersonInfo) -> DepartmentInfo:
+    department = await directory.department(applicant.department) if applicant.department \
+        else None
     if department is None:
-        raise ApproverNotFound(f"通讯录中找不到部门 {department_id or '（未设置）'}，"
-                               f"无法确定{what}")
+        raise ApproverNotFound(Gap("applicant_department", applicant.id, applicant.name))
     return department
 
 
-async def _head(directory: Directory, department_id: str | None, applicant: PersonInfo,
-                what: str) -> list[PersonInfo]:
-    department = await _department(directory, department_id, what)
-    if department.head and department.head != applicant.id:
-        head = await directory.person(department.head)
-        if head:
-            return [head]
+async def _named(directory: Directory, name: str) -> DepartmentInfo:
+    department = await directory.department_named(name)
+    if department is None:
+        raise ApproverNotFound(Gap("no_department", name))
+    return department
+
+
+async def _head(directory: Directory, department: DepartmentInfo,
+                applicant: PersonInfo) -> list[PersonInfo]:
     if department.head == applicant.id:
         # nobody approves their own request: it goes to the school leader in charge
-        return await _leader(directory, department.id, applicant, what)
-    raise ApproverNotFound(f"{department.name}未设置负责人，无法确定{what}")
+        return await _leader(directory, department, applicant)
+    if not department.head:
+        raise ApproverNotFound(Gap("no_head", department.name))
+    head = await directory.person(department.head)
+    if head is None:
+        raise ApproverNotFound(Gap("unknown_head", department.name, department.head))
+    return [head]
 
 
-async def _leader(directory: Directory, department_id: str | None, applicant: PersonInfo,
-                  what: str) -> list[PersonInfo]:
-    department = await _department(directory, department_id, what)
+async def _leader(directory: Directory, department: DepartmentInfo,
+                  applicant: PersonInfo) -> list[PersonInfo]:
     if department.kind == "leadership":
         # a school leader's request goes to the head of the leadership group (校长), or for the
         # head himself to the group's own leader (书记)
         candidates = [department.head, department.leader]
+    elif department.leader == applicant.id:
+        # the leader in charge applies for themselves: the school's leadership decides
+        candidates = []
+        for group in await directory.departments():
+            if group.kind == "leadership":
+                candidates += [group.head, group.leader]
     else:
         candidates = [department.leader]
-        if department.leader in (None, applicant.id):
-            for group in await directory.departments():
-                if group.kind == "leadership":
-                    candidates += [group.head, group.leader]
     for candidate in candidates:
         if candidate and candidate != applicant.id:
             leader = await directory.person(candidate)
             if leader:
                 return [leader]
-    raise ApproverNotFound(f"{department.name}未设置分管校领导，无法确定{what}")
+    if department.leader and department.leader != applicant.id:
+        raise ApproverNotFound(Gap("unknown_leader", department.name, department.leader))
+    raise ApproverNotFound(Gap("no_leader", department.name,
+                               "leadership" if department.kind == "leadership" else ""))
 
 
 async def resolve_approvers(approver: Approver, applicant: PersonInfo,
@@ -71,28 +122,48 @@ async def resolve_approvers(approver: Approver, applicant: PersonInfo,
     """Everyone who may act on a stage with this approver spec, for this applicant."""
     match approver.form:
         case "department_head":
-            return await _head(directory, applicant.department, applicant, "部门负责人")
+            return await _head(directory, await _own_department(directory, applicant), applicant)
         case "head_of":
-            return await _head(directory, approver.argument, applicant, "部门负责人")
+            return await _head(directory, await _named(directory, approver.argument), applicant)
         case "leader_in_charge":
-            return await _leader(directory, applicant.department, applicant, "分管校领导")
+            return await _leader(directory, await _own_department(directory, applicant),
+                                 applicant)
         case "leader_in_charge_of":
-            return await _leader(directory, approver.argument, applicant, "分管校领导")
+            return await _leader(directory, await _named(directory, approver.argument), applicant)
         case "counselor":
             counselor = await directory.person(applicant.counselor) if applicant.counselor else None
             if counselor is None:
-                raise ApproverNotFound("通讯录中没有登记您的辅导员，请联系学院学生工作办公室")
+                raise ApproverNotFound(Gap("no_counselor", applicant.id, applicant.name))
             return [counselor]
         case "role":
             holders = await directory.with_role(approver.argument)
             if not holders:
-                raise ApproverNotFound(f"通讯录中没有担任“{approver.argument}”岗位的人员")
+                raise ApproverNotFound(Gap("no_role_holder", approver.argument))
             people = [p for p in holders if p.id != applicant.id]
             # the only holder is applying: their own department head decides instead
-            return people or await _head(directory, applicant.department, applicant, "审批人")
+            return people or await _head(directory, await _own_department(directory, applicant),
+                                         applicant)
         case "user":
             person = await directory.person(approver.argument)
             if person is None:
-                raise ApproverNotFound(f"通讯录中找不到用户 {approver.argument}")
+                raise ApproverNotFound(Gap("no_user", approver.argument))
             return [person]
-    raise ApproverNotFound(f"无法识别的审批人 {approver}")
+    raise ValueError(f"unknown approver form {approver.form!r}")
+
+
+def describe(approver: Approver) -> str:
+    """The approver spec in words: 人事处负责人, IT运维（it_support）, 申请人所在部门负责人."""
+    match approver.form:
+        case "department_head":
+            return "申请人所在部门负责人"
+        case "head_of":
+            return f"{approver.argument}负责人"
+        case "leader_in_charge":
+            return "申请人所在部门的分管校领导"
+        case "leader_in_charge_of":
+            return f"{approver.argument}的分管校领导"
+        case "counselor":
+            return "申请人的辅导员"
+        case "role":
+            return role_label(approver.argument)
+    return f"用户 {approver.argument}"

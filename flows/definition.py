@@ -30,8 +30,8 @@ APPROVAL_MODES = {"any": "或签", "all": "会签", "sequence": "依次", "singl
 CC_POINTS = {"submit": "提交时", "end": "办结时"}
 FOLLOWUP_KINDS = {"report_back": "销假", "rate": "评价"}
 APPROVER_FORMS = (
-    "department_head", "head_of:<部门id>", "leader_in_charge", "leader_in_charge_of:<部门id>",
-    "counselor", "role:<角色>", "user:<用户id>",
+    "department_head", "head_of:<部门名称>", "leader_in_charge", "leader_in_charge_of:<部门名称>",
+    "counselor", "role:<角色代码>", "user:<用户id>",
 )
 
 
@@ -178,6 +178,12 @@ class FlowDefinition:
     outcomes: Outcomes = field(default_factory=Outcomes)
     source: Path | None = None
     cc: tuple[CarbonCopyRule, ...] = ()
+    #: who gets a stage whose approver the directory cannot give (default: the unit's head)
+    fallback: Approver | None = None
+    #: identifies the definition by content (see loader.document_digest)
+    digest: str = ""
+    #: the parsed document it was built from, kept for applications that started with it
+    document_json: str = field(default="", repr=False, compare=False)
 
     @property
     def online(self) -> bool:

@@ -11,7 +11,7 @@ from flows.answers import AnswerError, Attachment, display_value, parse_answer
 from flows.approvals import Approvals
 from flows.bookings import booking_conflict
 from flows.definition import FlowDefinition
-from flows.guide import contact_lines, days_text
+from flows.guide import days_text
 from flows.runtime import Runtime
 from flows.session import CONFIRM, NEW, FlowSession, ask_state
 from flows.texts import answered_fields, dialog_help, question, summary
@@ -53,10 +53,12 @@ class Dialog:
 
     async def start(self, turn: Turn, conversation: Conversation, definition: FlowDefinition,
                     prefill: dict[str, Any] | None = None) -> Application:
+        await self.runtime.catalog.keep(definition)
         application = await store.create_application(
             flow_id=definition.id, flow_version=definition.version, applicant_id=turn.user.id,
             state=NEW, status="filling", channel=turn.channel, now=turn.now,
-            expires_at=turn.now + self.runtime.settings.idle_timeout)
+            expires_at=turn.now + self.runtime.settings.idle_timeout,
+            flow_digest=definition.digest)
         session = await self.runtime.session_for(application, definition)
         filled = []
         for key, value in (prefill or {}).items():
@@ -78,7 +80,7 @@ class Dialog:
     async def continue_dialog(self, turn: Turn, conversation: Conversation,
                               application: Application, text: str,
                               attachment: Attachment | None = None) -> None:
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None:
             await self._abandon_outdated(turn, conversation, application)
             return
@@ -157,10 +159,6 @@ class Dialog:
     async def submit(self, turn: Turn, conversation: Conversation, application: Application,
                      session: FlowSession) -> None:
         definition = session.definition
-        _route, route_problem = await self.approvals.route_preview(session)
-        if route_problem:
-            turn.reply(f"暂时无法提交：{route_problem}\n" + "\n".join(contact_lines(definition)))
-            return
         applicable = {f.key for f in session.applicable_fields()}
         session.form = {k: v for k, v in session.form.items() if k in applicable}
         for name in definition.checks:
@@ -196,7 +194,7 @@ class Dialog:
 
     async def prompt(self, turn: Turn, application: Application) -> None:
         """Repeat where the dialog stands (after a restart, a command, or 继续)."""
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None:
             return
         session = await self.runtime.session_for(application, definition)
@@ -214,7 +212,7 @@ class Dialog:
 
     async def expire(self, turn: Turn, application: Application) -> bool:
         """An idle dialog is closed and the applicant told."""
-        definition = self.runtime.catalog.get(application.flow_id)
+        definition = await self.runtime.definition_for(application)
         if definition is None or application.status != "filling":
             return False
         if application.meta.get("returned"):  # being fixed after 退回修改: keep it, waiting

@@ -86,8 +86,8 @@ class FlowEngine:
         return await self.runtime.finish(turn, application, session)
 
     # ---- loading -------------------------------------------------------------------------------
-    def definition_for(self, application: Application) -> FlowDefinition | None:
-        return self.runtime.definition_for(application)
+    async def definition_for(self, application: Application) -> FlowDefinition | None:
+        return await self.runtime.definition_for(application)
 
     async def applicant_of(self, person: PersonInfo) -> Applicant:
         return await self.runtime.applicant_of(person)
@@ -129,6 +129,9 @@ class FlowEngine:
     async def withdraw(self, turn: Turn, application: Application) -> None:
         await self.approvals.withdraw(turn, application)
 
+    async def reassign(self, turn: Turn, application: Application) -> bool:
+        return await self.approvals.reassign(turn, application)
+
     # ---- followups -----------------------------------------------------------------------------
     async def finish_followup(self, turn: Turn, application: Application,
                               rating: int | None = None) -> None:
@@ -138,7 +141,7 @@ class FlowEngine:
     async def resume_returned(self, turn: Turn, conversation: Conversation,
                               application: Application) -> None:
         """The applicant starts fixing a returned application: it becomes their dialog."""
-        definition = self.definition_for(application)
+        definition = await self.definition_for(application)
         if definition is None or application.status != "returned":
             turn.reply(f"编号 #{application.id} 没有被退回修改，无需修改。")
             return

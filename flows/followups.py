@@ -52,7 +52,7 @@ class Followups:
     async def finish(self, turn: Turn, application: Application,
                      rating: int | None = None) -> None:
         """销假 or a service rating: the applicant completes the followup step."""
-        definition = self.runtime.definition_for(application)
+        definition = await self.runtime.definition_for(application)
         if definition is None:
             return
         session = await self.runtime.session_for(application, definition)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from flows.definition import FlowDefinition
+from storage.roles import ANYONE, ANYONE_LABEL, ROLE_LABELS
 
 SAMPLE_NOTE = "（联系人及电话为示例数据，待学校填写）"
-AUDIENCE_LABELS = {
-    "any": "全校师生", "teacher": "教师", "staff": "教职工", "student": "学生",
-    "counselor": "辅导员", "cadre": "中层干部", "dept_head": "部门主要负责人",
-    "school_leader": "校领导", "affiliated_head": "附属单位主要负责人",
-    "affiliated_deputy": "附属单位副职", "club_leader": "学生社团负责人",
-}
+AUDIENCE_LABELS = {ANYONE: ANYONE_LABEL, **ROLE_LABELS}
 
 
 def days_text(value: float | None) -> str:

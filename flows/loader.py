@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import replace
@@ -31,6 +33,7 @@ from flows.definition import (
     Stage,
     Step,
 )
+from flows.overrides import SchoolOverrides, apply_override, unknown_processes
 from flows.problems import FlowFileError, Problem
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
@@ -38,7 +41,7 @@ _APPROVER_WITH_ARGUMENT = ("head_of", "leader_in_charge_of", "role", "user")
 _APPROVER_PLAIN = ("department_head", "leader_in_charge", "counselor")
 
 _FLOW_KEYS = {"id", "name", "unit", "kind", "status", "version", "summary", "audience", "aliases",
-              "keywords", "reviewers", "time_limit_days", "checks"}
+              "keywords", "reviewers", "time_limit_days", "checks", "fallback"}
 _CONTACT_KEYS = {"unit", "section", "post", "person", "address", "phone", "email", "sample"}
 _STEP_KEYS = {"title", "stage", "actor", "unit", "materials", "notes", "time_limit_days"}
 _FIELD_KEYS = {"key", "label", "type", "example", "required", "hint", "when", "options",
@@ -158,13 +161,31 @@ class _Reader:
 
 
 def parse_approver(text: str) -> Approver | None:
-    """'head_of:hr' → Approver('head_of', 'hr'); None when the form is unknown."""
+    """'head_of:人事处' → Approver('head_of', '人事处'); None when the form is unknown."""
     form, _, argument = text.partition(":")
+    form, argument = form.strip(), argument.strip()
     if form in _APPROVER_PLAIN and not argument:
         return Approver(form)
     if form in _APPROVER_WITH_ARGUMENT and argument:
+        if form == "role" and not _IDENTIFIER.fullmatch(argument):
+            return None
         return Approver(form, argument)
     return None
+
+
+def _approver(reader: _Reader, key: str, *, required: bool) -> Approver | None:
+    text = reader.text(key, required=required)
+    approver = parse_approver(text) if text else None
+    if text and approver is None:
+        reader.problem(key, f"无法识别的审批人 {text!r}（可用：{', '.join(APPROVER_FORMS)}）")
+    return approver
+
+
+def document_digest(document: dict[str, Any]) -> str:
+    """Identifies a flow by its content: the same parsed document, the same digest, whatever
+    the comments, layout or `version` number say."""
+    text = json.dumps(document, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
 def _read_field(reader: _Reader, index: int, raw: dict[str, Any]) -> Field | None:
@@ -240,11 +261,7 @@ def _read_cc(reader: _Reader, index: int, raw: dict[str, Any]) -> CarbonCopyRule
 def _read_stage(reader: _Reader, index: int, raw: dict[str, Any]) -> Stage | None:
     item = _Reader(reader.problems, reader.file, f"stages[{index}]", raw, _STAGE_KEYS)
     stage_id = item.identifier("id")
-    approver_text = item.text("approver")
-    approver = parse_approver(approver_text) if approver_text else None
-    if approver_text and approver is None:
-        item.problem("approver",
-                     f"无法识别的审批人 {approver_text!r}（可用：{', '.join(APPROVER_FORMS)}）")
+    approver = _approver(item, "approver", required=True)
     kind = item.text("kind", required=False, default="approve")
     if kind not in STAGE_KINDS:
         item.problem("kind", f"应为 {', '.join(STAGE_KINDS)} 之一")
@@ -363,6 +380,7 @@ def parse_flow(path: Path, document: dict[str, Any],
 
     time_limit = flow.number("time_limit_days", required=True, element=True)
     audience = flow.texts("audience", required=True)
+    fallback = _approver(flow, "fallback", required=False)
     return FlowDefinition(
         id=flow_id, name=flow.text("name"), unit=flow.text("unit"), kind=kind or "approval",
         status=status, version=flow.integer("version", 1), summary=flow.text("summary"),
@@ -372,47 +390,81 @@ def parse_flow(path: Path, document: dict[str, Any],
                                                      unit=flow.text("unit", required=False)),
         steps=tuple(steps), fields=tuple(fields), stages=tuple(stages),
         followups=tuple(followups), checks=flow.texts("checks"), platform=platform,
-        booking=booking, outcomes=outcomes, source=path, cc=tuple(cc),
+        booking=booking, outcomes=outcomes, source=path, fallback=fallback,
+        digest=document_digest(document), cc=tuple(cc),
     )
 
 
-def read_flow_file(path: Path, problems: list[Problem]) -> FlowDefinition | None:
+def read_flow_file(path: Path, problems: list[Problem],
+                   overrides: SchoolOverrides | None = None) -> FlowDefinition | None:
     try:
         stat = path.stat()
     except OSError as exc:
         problems.append(Problem(path, "", f"无法读取：{exc}"))
         return None
-    definition, found = _parse_file(path, stat.st_mtime_ns, stat.st_size)
+    document, found = _read_document(path, stat.st_mtime_ns, stat.st_size)
+    problems.extend(found)
+    if document is None:
+        return None
+    name = document.get("flow", {}).get("name") if isinstance(document.get("flow"), dict) \
+        else None
+    patch = overrides.for_flow(name) if overrides and isinstance(name, str) else None
+    if patch and overrides is not None and overrides.source is not None:
+        document = apply_override(document, patch, overrides.source, problems)
+    return definition_from_document(path, document, problems)
+
+
+def definition_from_document(path: Path, document: dict[str, Any],
+                             problems: list[Problem]) -> FlowDefinition | None:
+    """Parse a document (read from a file, or kept in the database for older applications)."""
+    return _parse(path, json.dumps(document, ensure_ascii=False, sort_keys=True, default=str),
+                  problems)
+
+
+def _parse(path: Path, document_json: str, problems: list[Problem]) -> FlowDefinition | None:
+    definition, found = _parse_cached(path, document_json)
     problems.extend(found)
     return definition
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_file(path: Path, mtime_ns: int, size: int) -> tuple[FlowDefinition | None,
-                                                               tuple[Problem, ...]]:
-    """Parse one file; memoised on its modification time, since reloads re-read every file
-    and definitions are immutable."""
+def _parse_cached(path: Path, document_json: str) -> tuple[FlowDefinition | None,
+                                                           tuple[Problem, ...]]:
+    """Parse one document; memoised on its content, since reloads re-read every file and
+    definitions are immutable."""
     problems: list[Problem] = []
+    definition = parse_flow(path, json.loads(document_json), problems)
+    if definition is not None:
+        definition = replace(definition, document_json=document_json)
+    return definition, tuple(problems)
+
+
+@functools.lru_cache(maxsize=512)
+def _read_document(path: Path, mtime_ns: int, size: int) -> tuple[dict[str, Any] | None,
+                                                                  tuple[Problem, ...]]:
+    """The file's TOML document; memoised on its modification time."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8")), ()
     except tomllib.TOMLDecodeError as exc:
         return None, (Problem(path, "", f"TOML 语法错误：{exc}"),)
     except (OSError, UnicodeDecodeError) as exc:
         return None, (Problem(path, "", f"无法读取：{exc}"),)
-    definition = parse_flow(path, document, problems)
-    return definition, tuple(problems)
 
 
 def flow_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.toml")) if path.is_dir() else [path]
 
 
-def read_flow_files(path: Path) -> tuple[list[FlowDefinition], list[Problem]]:
-    """Read every flow file under `path` (a folder or one file), structure checks only."""
-    problems: list[Problem] = []
-    definitions = [d for f in flow_files(path) if (d := read_flow_file(f, problems))]
+def read_flow_files(path: Path, overrides: SchoolOverrides | None = None) -> tuple[
+        list[FlowDefinition], list[Problem]]:
+    """Read every flow file under `path` (a folder or one file), with the school's overrides,
+    structure checks only."""
+    problems: list[Problem] = list(overrides.problems) if overrides else []
+    definitions = [d for f in flow_files(path) if (d := read_flow_file(f, problems, overrides))]
     if not definitions and not problems:
         problems.append(Problem(path, "", "没有找到流程文件（*.toml）"))
+    if overrides is not None and overrides.by_name:
+        problems += unknown_processes(overrides, {d.name for d in definitions})
     return definitions, problems
 
 
@@ -423,4 +475,5 @@ def load_flows(path: Path) -> list[FlowDefinition]:
     return definitions
 
 
-__all__ = ["FlowFileError", "load_flows", "parse_approver", "read_flow_file", "read_flow_files"]
+__all__ = ["FlowFileError", "definition_from_document", "document_digest", "load_flows",
+           "parse_approver", "read_flow_file", "read_flow_files"]

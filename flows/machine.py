@@ -169,13 +169,14 @@ def build_machine(definition: FlowDefinition) -> Machine:
 
 
 class FlowMachines:
-    """The shared machine of every loaded flow, keyed by flow id and version."""
+    """The shared machine of every loaded flow, keyed by flow id and content digest (an edit
+    without a new `version` number still gets its own machine)."""
 
     def __init__(self) -> None:
-        self._machines: dict[tuple[str, int], Machine] = {}
+        self._machines: dict[tuple[str, str], Machine] = {}
 
     def machine_for(self, definition: FlowDefinition) -> Machine:
-        key = (definition.id, definition.version)
+        key = (definition.id, definition.digest or f"v{definition.version}")
         machine = self._machines.get(key)
         if machine is None:
             machine = self._machines[key] = build_machine(definition)

@@ -14,11 +14,13 @@ text decision through `check_assignee`, so a rule added here holds for all of th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from flows.approvers import ApproverNotFound, resolve_approvers
-from flows.definition import Approver, Stage
+from flows.assignment import Assignment as Found
+from flows.assignment import assign
+from flows.definition import Approver, FlowDefinition, Stage
 from storage import applications as store
 from storage.directory import Directory, PersonInfo
 from storage.models import Application, ApprovalTask
@@ -58,31 +60,34 @@ class Policy:
         self.directory = directory
 
     # ---- who gets a stage ------------------------------------------------------------------------
-    async def stage_people(self, stage: Stage, applicant: PersonInfo) -> list[PersonInfo]:
-        """The stage's approvers for this applicant, never the applicant themselves."""
-        people = await resolve_approvers(stage.approver, applicant, self.directory)
-        others = [p for p in people if p.id != applicant.id]
+    async def stage_assignment(self, definition: FlowDefinition, stage: Stage,
+                               applicant: PersonInfo | None) -> Found:
+        """Who gets the stage (flows/assignment.py, with its fallback for directory gaps),
+        never the applicant themselves, each person once; `single` keeps the first."""
+        found = await assign(definition, stage, applicant, self.directory)
+        if applicant is None or found.nobody:
+            return found
+        others = [p for p in found.people if p.id != applicant.id]
         if not others:
             # `user:` naming the applicant, or a role only they hold: their head decides instead
-            others = await resolve_approvers(Approver("department_head"), applicant,
-                                             self.directory)
-            others = [p for p in others if p.id != applicant.id]
-        if not others:
-            raise ApproverNotFound("审批人只有申请人本人")
-        if stage.mode == "single":
-            others = others[:1]
+            try:
+                others = [p for p in await resolve_approvers(
+                    Approver("department_head"), applicant, self.directory)
+                    if p.id != applicant.id]
+            except ApproverNotFound:
+                others = []
         unique: dict[str, PersonInfo] = {}
         for person in others:
             unique.setdefault(person.id, person)
-        return list(unique.values())
+        people = list(unique.values())
+        if stage.mode == "single":
+            people = people[:1]
+        return replace(found, people=tuple(people))
 
-    async def assignments(self, stage: Stage, applicant: PersonInfo,
+    async def assignments(self, found: Found, applicant: PersonInfo,
                           day: date) -> list[Assignment]:
         """Who gets the cards of a stage on `day`: delegations applied."""
-        result = []
-        for person in await self.stage_people(stage, applicant):
-            result.append(await self.delegated(person, applicant, day))
-        return result
+        return [await self.delegated(person, applicant, day) for person in found.people]
 
     async def delegated(self, person: PersonInfo, applicant: PersonInfo,
                         day: date) -> Assignment:

@@ -19,7 +19,7 @@ from flows.actions import ActionRegistry
 from flows.approvers import effective_roles
 from flows.catalog import Catalog
 from flows.definition import FlowDefinition
-from flows.machine import FlowMachines, all_states
+from flows.machine import FlowMachines
 from flows.session import CONFIRM, NEW, Applicant, FlowSession
 from flows.texts import COMPLETED_BY_KIND
 from flows.turn import Turn
@@ -44,6 +44,8 @@ class EngineSettings:
     urge_interval: timedelta = timedelta(hours=1)
     #: no 销假 this many working days after the leave: a reminder, a day later the approvers
     report_back_grace_days: int = 3
+    #: told when the directory cannot give a stage its approver ([admin] users)
+    admins: tuple[str, ...] = ()
 
 
 def status_of_state(state: str) -> str:
@@ -68,11 +70,9 @@ class Runtime:
         self.machines = FlowMachines()
         self.entered: Entered | None = None  # set by the engine that composes the parts
 
-    def definition_for(self, application: Application) -> FlowDefinition | None:
-        definition = self.catalog.get(application.flow_id)
-        if definition is None or application.state not in all_states(definition):
-            return None
-        return definition
+    async def definition_for(self, application: Application) -> FlowDefinition | None:
+        """The definition the application started with (kept by content digest)."""
+        return await self.catalog.definition_of(application)
 
     async def applicant_of(self, person: PersonInfo) -> Applicant:
         roles = await effective_roles(person, self.directory)

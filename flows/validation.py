@@ -1,18 +1,22 @@
-"""Cross-checks of flow definitions against each other, the directory and the named actions."""
+"""Cross-checks of flow definitions against each other and the named actions.
+
+Only these (and the loader's) problems leave a file out of the catalog. Whether the directory
+can give each stage an approver is `campusbot directory check` (flows/directory_check.py): a
+directory gap never takes a process offline.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from pathlib import Path
 
-from flows.approvers import ApproverNotFound, effective_roles, resolve_approvers
 from flows.definition import FlowDefinition
 from flows.machine import reachability_problems
 from flows.problems import Problem
-from storage.directory import Directory, PersonInfo
+from storage.roles import ANYONE
 
 APPLICANT_NAMES = ("applicant_roles", "applicant_department", "applicant_is_head")
-ANYONE = "any"
+__all__ = ["ANYONE", "APPLICANT_NAMES", "check_structure", "check_unique"]
 
 
 def _names_known(definition: FlowDefinition) -> set[str]:
@@ -86,48 +90,6 @@ def check_structure(definition: FlowDefinition, action_names: Collection[str]) -
             add("flow.checks", f"未知的校验动作 {check!r}")
     for state, message in reachability_problems(definition):
         add(f"states.{state}", message)
-    return problems
-
-
-async def check_directory(definition: FlowDefinition, directory: Directory,
-                          people: Iterable[PersonInfo]) -> list[Problem]:
-    """Every stage's approver must resolve for a sample applicant from every department."""
-    file = definition.source or Path(definition.id)
-    problems: list[Problem] = []
-    known_roles = {ANYONE}
-    samples: dict[str | None, PersonInfo] = {}
-    everyone = list(people)
-    roles_of: dict[str, tuple[str, ...]] = {}
-    for person in everyone:
-        roles = roles_of[person.id] = await effective_roles(person, directory)
-        known_roles.update(roles)
-        if ANYONE in definition.audience or set(roles) & set(definition.audience):
-            samples.setdefault(person.department, person)
-    for role in definition.audience:
-        if role not in known_roles:
-            problems.append(Problem(file, "flow.audience", f"通讯录中没有角色 {role!r} 的人员"))
-    for reviewer in definition.reviewers:
-        if reviewer not in {p.id for p in everyone}:
-            problems.append(Problem(file, "flow.reviewers", f"通讯录中找不到评审人 {reviewer!r}"))
-    applicant_values = {person.id: {
-        "applicant_roles": list(roles_of[person.id]),
-        "applicant_department": person.department,
-        "applicant_is_head": "dept_head" in roles_of[person.id]} for person in samples.values()}
-    for index, stage in enumerate(definition.stages):
-        reported: set[str] = set()
-        for applicant in samples.values():
-            # a stage only for some applicants ("'student' in applicant_roles") is only checked
-            # for the applicants it applies to
-            if stage.when is not None and stage.when.names <= set(APPLICANT_NAMES) and \
-                    not stage.when.evaluate(applicant_values[applicant.id]):
-                continue
-            try:
-                await resolve_approvers(stage.approver, applicant, directory)
-            except ApproverNotFound as exc:
-                if str(exc) not in reported:
-                    reported.add(str(exc))
-                    problems.append(Problem(file, f"stages[{index}].approver",
-                                            f"{stage.approver}：{exc}（申请人示例：{applicant.name}）"))
     return problems
 
 

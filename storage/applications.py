@@ -29,9 +29,11 @@ _SAVED_FIELDS = ("state", "status", "form", "meta", "updated_at", "submitted_at"
 
 async def create_application(*, flow_id: str, flow_version: int, applicant_id: str, state: str,
                              status: str, channel: str, now: datetime,
-                             expires_at: datetime | None) -> Application:
+                             expires_at: datetime | None,
+                             flow_digest: str | None = None) -> Application:
     return await Application.create(
-        flow_id=flow_id, flow_version=flow_version, applicant_id=applicant_id, state=state,
+        flow_id=flow_id, flow_version=flow_version, flow_digest=flow_digest,
+        applicant_id=applicant_id, state=state,
         status=status, form={}, meta={}, channel=channel, created_at=now, updated_at=now,
         expires_at=expires_at, version=0,
     )

@@ -61,47 +61,68 @@ async def record_inbound(*, channel: str, dedupe_key: str, user_id: str, payload
         return None
 
 
+async def head_of(user_id: str) -> InboundEvent | None:
+    """The user's oldest event still waiting for its turn: the only one a turn may run, so that
+    a user's messages are handled in the order they were stored, whoever runs them."""
+    return await InboundEvent.filter(user_id=user_id, status="received").order_by("id").first()
+
+
+def is_held(event: InboundEvent, now: datetime) -> bool:
+    """A turn failed on this event and its next try is not due yet."""
+    return event.attempts > 0 and event.next_try_at is not None and event.next_try_at > now
+
+
 async def mark_processed(event_id: int, now: datetime) -> bool:
     """Mark done; False when another worker finished it first (so its effects must roll back)."""
     return await InboundEvent.filter(id=event_id, status="received").update(
         status="done", processed_at=now) == 1
 
 
-async def mark_failed(event_id: int, now: datetime, attempts: int) -> None:
-    await InboundEvent.filter(id=event_id).update(status="failed", processed_at=now,
-                                                  attempts=attempts)
-
-
-async def bump_attempts(event_id: int) -> int:
+async def record_failure(event_id: int, now: datetime, *, next_try_at: datetime | None) -> int:
+    """A turn failed on the event: count it and hold the event (and the user's later ones) until
+    `next_try_at`; None gives it up (status 'failed', the later ones go on). Returns the
+    attempts so far."""
     event = await InboundEvent.get(id=event_id)
     event.attempts += 1
-    await event.save(update_fields=["attempts"])
+    if next_try_at is None:
+        await InboundEvent.filter(id=event_id).update(status="failed", processed_at=now,
+                                                      attempts=event.attempts)
+    else:
+        await InboundEvent.filter(id=event_id).update(attempts=event.attempts,
+                                                      next_try_at=next_try_at)
     return event.attempts
 
 
-async def unprocessed(older_than: datetime, limit: int = 50, *,
-                      failed_only: bool = False) -> list[InboundEvent]:
-    """Events stored but never processed (the process died, or their turn failed); replayed by
-    the recovery job. `failed_only`: just those a turn already failed on."""
-    query = InboundEvent.filter(status="received", received_at__lt=older_than)
-    if failed_only:
-        query = query.filter(attempts__gt=0)
-    return await query.order_by("id").limit(limit)
+async def due_heads(now: datetime, orphaned_before: datetime, limit: int = 50) -> list[
+        InboundEvent]:
+    """For the recovery job: each user's oldest waiting event when nobody is going to run it —
+    stored before `orphaned_before` and never tried (the process that stored it died, or its
+    turn was cut short), or tried, failed and due again."""
+    heads = await _heads(limit=10 * limit, skip_users=set(), now=now)
+    due = [event for event in heads
+           if (event.attempts == 0 and event.received_at < orphaned_before)
+           or (event.attempts > 0 and not is_held(event, now))]
+    return due[:limit]
 
 
-async def next_per_user(limit: int, skip_users: set[str]) -> list[InboundEvent]:
+async def next_per_user(limit: int, skip_users: set[str],
+                        now: datetime | None = None) -> list[InboundEvent]:
     """For the turn workers: each user's oldest event still waiting for its turn.
 
-    Only the oldest per user, so that workers in several processes keep each user's messages
-    in order: while one worker runs it, another that picks it too finds it done (see
-    `Dispatcher`), and the user's next message waits its turn. A user whose oldest event a turn
-    already failed on (attempts > 0) waits for the recovery job, which retries it with back-off
-    and, after the last try, lets the user's later messages through.
+    Only the oldest per user; the turn itself checks again, under the user's conversation lock,
+    that no older event of the user waits (`head_of`), so workers in several processes keep each
+    user's messages in order. A user whose oldest event a turn failed on waits until its retry
+    is due (`record_failure`); the user's later messages wait behind it.
     """
-    held = set(await InboundEvent.filter(status="received", attempts__gt=0).values_list(
-        "user_id", flat=True))
-    excluded = held | skip_users
+    return await _heads(limit=limit, skip_users=skip_users, now=now)
+
+
+async def _heads(*, limit: int, skip_users: set[str], now: datetime | None) -> list[InboundEvent]:
     waiting = InboundEvent.filter(status="received")
+    held = InboundEvent.filter(status="received", attempts__gt=0)
+    if now is not None:
+        held = held.filter(next_try_at__gt=now)
+    excluded = set(await held.values_list("user_id", flat=True)) | skip_users
     if excluded:
         waiting = waiting.exclude(user_id__in=list(excluded))
     heads = await waiting.group_by("user_id").annotate(first=Min("id")).order_by(

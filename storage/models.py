@@ -48,6 +48,8 @@ class Application(Model):
     id = fields.IntField(primary_key=True)
     flow_id = fields.CharField(max_length=64, db_index=True)
     flow_version = fields.IntField()
+    #: digest of the definition the application started with (flow_definitions)
+    flow_digest = fields.CharField(max_length=64, null=True)
     applicant_id = fields.CharField(max_length=64, db_index=True)
     state = fields.CharField(max_length=96)
     status = fields.CharField(max_length=16, db_index=True)
@@ -123,10 +125,13 @@ class InboundEvent(Model):
     attempts = fields.IntField(default=0)
     received_at = fields.DatetimeField()
     processed_at = fields.DatetimeField(null=True)
+    #: after a failed turn: not retried before this time (the user's later events wait)
+    next_try_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "inbound_events"
         unique_together = (("channel", "dedupe_key"),)
+        indexes = (("user_id", "status"),)
 
 
 class OutboxMessage(Model):
@@ -143,11 +148,16 @@ class OutboxMessage(Model):
     dedupe_key = fields.CharField(max_length=255, null=True, unique=True)
     last_error = fields.TextField(default="")
     claimed_at = fields.DatetimeField(null=True)
+    #: the sender process holding the claim (it renews claimed_at while it delivers)
+    claimed_by = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True, db_index=True)
+    #: when the message was given up (status 'failed': a dead letter)
+    failed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox"
+        indexes = (("user_id", "status"),)
 
 
 class AuditEntry(Model):
@@ -245,3 +255,67 @@ class ApiToken(Model):
 
     class Meta:
         table = "api_tokens"
+
+
+class DirectoryEntry(Model):
+    """One entry of the school's directory file, composed over the synced directory on read."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16)
+    position = fields.IntField()
+    #: file and entry, for messages, e.g. school.toml: departments[3]
+    location = fields.CharField(max_length=255)
+    entry_id = fields.CharField(max_length=64, null=True)
+    name = fields.CharField(max_length=128, null=True)
+    data: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    source = fields.CharField(max_length=255)
+
+    class Meta:
+        table = "directory_entries"
+
+
+class DirectoryState(Model):
+    """The directory's generation, bumped by every sync and file change, so every process
+    notices a change with one small query."""
+
+    key = fields.CharField(max_length=32, primary_key=True)
+    generation = fields.IntField(default=0)
+    file_digest = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "directory_state"
+
+
+class FlowDefinitionRecord(Model):
+    """A flow definition as applications started with it, keyed by the digest of its content,
+    so an application continues with its own definition after the file changes."""
+
+    digest = fields.CharField(max_length=64, primary_key=True)
+    flow_id = fields.CharField(max_length=64, db_index=True)
+    source = fields.CharField(max_length=255)
+    document: dict = fields.JSONField()  # type: ignore[assignment]
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "flow_definitions"
+
+
+class AssignmentIssue(Model):
+    """A stage whose approver the directory could not give: handled by a fallback, or waiting
+    for the directory to be fixed."""
+
+    id = fields.IntField(primary_key=True)
+    application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
+        "models.Application", related_name="assignment_issues")
+    flow_id = fields.CharField(max_length=64)
+    stage_id = fields.CharField(max_length=64)
+    gap = fields.CharField(max_length=255)
+    #: fallback (someone stands in), waiting (nobody yet), assigned (found later)
+    state = fields.CharField(max_length=16, db_index=True)
+    fallback_ids: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    created_at = fields.DatetimeField()
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "assignment_issues"

@@ -1,4 +1,14 @@
-"""The outbox: messages written with the turn that caused them, delivered with retries."""
+"""The outbox: messages written with the turn that caused them, delivered in order per user.
+
+Each user's unfinished messages ('pending', or 'sending' while a sender holds them) form a
+queue in id order, and only its head may go: `claim_due` takes, per user, the longest run of
+messages from the head that are all due, so a message waiting for its retry holds back every
+later message to that user — across claims, processes and restarts, since the rule is in the
+claim query. A message given up ('failed', a dead letter) or sent leaves the queue.
+
+A claim is a lease: the sender renews `claimed_at` while it delivers (`renew`), and a claim not
+renewed for `LEASE` (the process died) can be taken again, still in order.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +16,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from storage.models import OutboxMessage
+
+UNFINISHED = ("pending", "sending")
+#: a claim not renewed for this long belongs to a dead process
+LEASE = timedelta(seconds=15)
+#: serialises claims on PostgreSQL (see `claim_due`)
+_CLAIM_LOCK = 0x6F7574626F78   # "outbox"
 
 
 async def enqueue(*, channel: str, user_id: str, payload: dict[str, Any], now: datetime,
@@ -27,37 +44,114 @@ async def enqueue(*, channel: str, user_id: str, payload: dict[str, Any], now: d
     return True
 
 
-async def claim_due(now: datetime, channels: Sequence[str], *, limit: int = 50,
-                    stale_after: timedelta = timedelta(minutes=5)) -> list[OutboxMessage]:
-    """Take due messages for delivery. A message left 'sending' by a dead process is retaken."""
-    candidates = await OutboxMessage.filter(
-        channel__in=list(channels), status="pending", next_try_at__lte=now,
-    ).order_by("id").limit(limit)
-    stale = await OutboxMessage.filter(
-        channel__in=list(channels), status="sending", claimed_at__lt=now - stale_after,
-    ).order_by("id").limit(limit)
-    claimed = []
-    for message in [*stale, *candidates]:
-        took = await OutboxMessage.filter(id=message.id, status=message.status,
-                                          attempts=message.attempts).update(
-            status="sending", claimed_at=now, attempts=message.attempts + 1)
-        if took == 1:
-            message.status, message.attempts = "sending", message.attempts + 1
-            claimed.append(message)
-    return claimed
+async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit: int = 100,
+                    per_user: int = 10) -> list[OutboxMessage]:
+    """Take messages for delivery, in id order: per user, the run of unfinished messages from
+    the head of their queue that may go now (pending and due, or held by a dead process), at
+    most `per_user` of them. A user whose head is not due (waiting for a retry) or held by a
+    live sender gets nothing.
+
+    On PostgreSQL the claims of all processes take turns (a transaction-level advisory lock),
+    because a claim decides from what it reads: two claims at once could each see the other's
+    rows as free and hand out a user's second message while the first is being taken."""
+    if not channels:
+        return []
+    client = connections.get("default")
+    postgres = client.capabilities.dialect == "postgres"
+    fields = OutboxMessage._meta.fields_map
+    at = fields["next_try_at"].to_db_value(now, OutboxMessage)
+    stale = fields["claimed_at"].to_db_value(now - LEASE, OutboxMessage)
+    values: list[Any] = [at, owner, at, stale, *channels, per_user, limit, stale]
+    marks = _marks(len(values), postgres)
+    channel_marks = ", ".join(marks[4:4 + len(channels)])
+    n_per_user, n_limit, n_stale = marks[4 + len(channels):]
+    table = OutboxMessage._meta.db_table
+    sql = f"""
+        UPDATE {table} SET status = 'sending', claimed_at = {marks[0]}, claimed_by = {marks[1]},
+               attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM (
+                SELECT id, ROW_NUMBER() OVER lane AS position,
+                       SUM(CASE WHEN (status = 'pending' AND next_try_at <= {marks[2]})
+                                  OR (status = 'sending' AND claimed_at < {marks[3]})
+                                THEN 0 ELSE 1 END) OVER lane AS blocked
+                FROM {table}
+                WHERE status IN ('pending', 'sending') AND channel IN ({channel_marks})
+                WINDOW lane AS (PARTITION BY channel, user_id ORDER BY id
+                                ROWS UNBOUNDED PRECEDING)
+            ) AS lanes
+            WHERE blocked = 0 AND position <= {n_per_user}
+            ORDER BY id LIMIT {n_limit}
+        )
+        AND (status = 'pending' OR claimed_at < {n_stale})
+        RETURNING id"""
+    if postgres:
+        async with in_transaction() as connection:
+            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_CLAIM_LOCK])
+            rows = await connection.execute_query_dict(sql, values)
+    else:  # one statement: SQLite's write lock makes it atomic
+        rows = await client.execute_query_dict(sql, values)
+    if not rows:
+        return []
+    return list(await OutboxMessage.filter(id__in=[row["id"] for row in rows]).order_by("id"))
+
+
+def _marks(count: int, postgres: bool) -> list[str]:
+    return [f"${n + 1}" if postgres else "?" for n in range(count)]
+
+
+async def renew(owner: str, now: datetime) -> int:
+    """Keep this sender's claims alive while it delivers (see LEASE)."""
+    return await OutboxMessage.filter(claimed_by=owner, status="sending").update(claimed_at=now)
+
+
+async def release(message_ids: Sequence[int], owner: str) -> None:
+    """Give claimed messages back untried (an earlier one failed, or the sender stops); they
+    keep their place in the queue."""
+    if not message_ids:
+        return
+    client = connections.get("default")
+    postgres = client.capabilities.dialect == "postgres"
+    marks = _marks(len(message_ids) + 1, postgres)
+    await client.execute_query(
+        f"UPDATE {OutboxMessage._meta.db_table} SET status = 'pending', claimed_by = NULL, "
+        f"attempts = attempts - 1 WHERE status = 'sending' AND claimed_by = {marks[0]} "
+        f"AND id IN ({', '.join(marks[1:])})", [owner, *message_ids])
+
+
+async def release_all(owner: str) -> None:
+    """At shutdown: everything this sender still holds goes back to the queue."""
+    ids = await OutboxMessage.filter(claimed_by=owner, status="sending").values_list(
+        "id", flat=True)
+    await release(list(ids), owner)
 
 
 async def mark_sent(message_id: int, now: datetime) -> None:
-    await OutboxMessage.filter(id=message_id).update(status="sent", sent_at=now, last_error="")
+    await OutboxMessage.filter(id=message_id).update(status="sent", sent_at=now, last_error="",
+                                                     claimed_by=None)
 
 
 async def mark_retry(message_id: int, *, error: str, next_try_at: datetime) -> None:
     await OutboxMessage.filter(id=message_id).update(status="pending", next_try_at=next_try_at,
-                                                     last_error=error[:2000])
+                                                     last_error=error[:2000], claimed_by=None)
 
 
-async def mark_failed(message_id: int, *, error: str) -> None:
-    await OutboxMessage.filter(id=message_id).update(status="failed", last_error=error[:2000])
+async def mark_failed(message_id: int, *, error: str, now: datetime) -> None:
+    """Give the message up: a dead letter (`dead_letters`); the user's later messages go on."""
+    await OutboxMessage.filter(id=message_id).update(status="failed", last_error=error[:2000],
+                                                     failed_at=now, claimed_by=None)
+
+
+async def defer(message_id: int, *, next_try_at: datetime) -> None:
+    """Put a claimed message back without counting the attempt (e.g. rate limit)."""
+    client = connections.get("default")
+    postgres = client.capabilities.dialect == "postgres"
+    marks = _marks(2, postgres)
+    await client.execute_query(
+        f"UPDATE {OutboxMessage._meta.db_table} SET status = 'pending', claimed_by = NULL, "
+        f"attempts = attempts - 1, next_try_at = {marks[0]} WHERE id = {marks[1]}",
+        [OutboxMessage._meta.fields_map["next_try_at"].to_db_value(next_try_at, OutboxMessage),
+         message_id])
 
 
 async def sent_since(channel: str, user_id: str, since: datetime) -> int:
@@ -81,11 +175,17 @@ async def take_for_user(channel: str, user_id: str, now: datetime,
 
 
 async def pending_count() -> int:
-    return await OutboxMessage.filter(status__in=["pending", "sending"]).count()
+    return await OutboxMessage.filter(status__in=list(UNFINISHED)).count()
 
 
-async def defer(message_id: int, *, next_try_at: datetime) -> None:
-    """Put a claimed message back without counting the attempt (e.g. rate limit)."""
-    message = await OutboxMessage.get(id=message_id)
-    await OutboxMessage.filter(id=message_id).update(
-        status="pending", next_try_at=next_try_at, attempts=max(message.attempts - 1, 0))
+# ---- dead letters -----------------------------------------------------------------------------
+
+async def dead_letters(limit: int = 50) -> list[OutboxMessage]:
+    """Messages given up, newest first."""
+    return list(await OutboxMessage.filter(status="failed").order_by("-id").limit(limit))
+
+
+async def retry_dead(message_id: int, now: datetime) -> bool:
+    """Put a dead letter back in its user's queue, to be sent as soon as possible."""
+    return await OutboxMessage.filter(id=message_id, status="failed").update(
+        status="pending", attempts=0, next_try_at=now, failed_at=None) == 1

@@ -27,7 +27,8 @@ def wecom_env(api_base: str) -> dict[str, str]:
     return {"CAMPUSBOT_SIMULATOR__ENABLED": "false", "CAMPUSBOT_WECOM__ENABLED": "true",
             "CAMPUSBOT_WECOM__CORP_ID": CORP_ID, "CAMPUSBOT_WECOM__AGENT_ID": str(AGENT_ID),
             "CAMPUSBOT_WECOM__SECRET": SECRET, "CAMPUSBOT_WECOM__TOKEN": TOKEN,
-            "CAMPUSBOT_WECOM__ENCODING_AES_KEY": AES_KEY, "CAMPUSBOT_WECOM__API_BASE": api_base}
+            "CAMPUSBOT_WECOM__ENCODING_AES_KEY": AES_KEY, "CAMPUSBOT_WECOM__API_BASE": api_base,
+            "CAMPUSBOT_DIRECTORY__ALLOW_DEMO": "true"}
 
 
 class Processes:

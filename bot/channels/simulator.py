@@ -1,11 +1,16 @@
 """The local simulator: a web chat at /sim where a tester acts as any directory user.
 
-JSON API (each answers {"replies": [...]} with what the bot sends that user):
+JSON API (each answers {"replies": [...]} with what the bot sends that user, or {"error": ...}
+with a message in Chinese and status 400):
     GET  /sim/api/users                         directory users: id, name, roles
-    POST /sim/api/messages  {"user", "text"}    or {"user", "file": {"name": ...}}
+    POST /sim/api/messages  {"user", "text"}    or {"user", "file": {"name": ...}}; a tapped
+                                                choice adds "card_key" (the Choices' key)
     POST /sim/api/actions   {"user", "card", "action"}
     GET  /sim/api/inbox?user=ID                 messages pushed to the user since the last call
+Every POST may carry "id", a client-chosen key: a request sent again with the same id is
+answered once (the page resends a failed message with its id).
 It lets anyone act as anyone, so it is for development and acceptance tests only.
+The page (simulator.html, .css, .js) is a phone-sized chat built on this API.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from storage.directory import DatabaseDirectory
 
 NAME = "sim"
 MAX_TEXT = 2000
+MAX_ID = 64  # user ids and request ids, as the database stores them
+MAX_KEY = 128  # card keys and choice keys
+#: the page's own files, served beside it
+ASSETS = {"simulator.css": "text/css", "simulator.js": "text/javascript"}
 
 
 class SimulatorChannel:
@@ -41,6 +50,7 @@ def _bad(message: str) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_get("/sim", page)
     app.router.add_get("/sim/", page)
+    app.router.add_get("/sim/assets/{name}", asset)
     app.router.add_get("/sim/api/users", users)
     app.router.add_post("/sim/api/messages", messages)
     app.router.add_post("/sim/api/actions", actions)
@@ -48,9 +58,22 @@ def register(app: web.Application) -> None:
     app.router.add_get("/sim/flowchart/{flow_id}", flowchart_image)
 
 
+def _file(name: str, content_type: str) -> web.Response:
+    text = resources.files("bot.channels").joinpath(name).read_text("utf-8")
+    # always revalidated: a page left open picks up a restarted server's page files
+    return web.Response(text=text, content_type=content_type, charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+
 async def page(request: web.Request) -> web.Response:
-    html = resources.files("bot.channels").joinpath("simulator.html").read_text("utf-8")
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
+    return _file("simulator.html", "text/html")
+
+
+async def asset(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in ASSETS:
+        raise web.HTTPNotFound(text="没有这个文件")
+    return _file(name, ASSETS[name])
 
 
 async def users(request: web.Request) -> web.Response:
@@ -60,14 +83,29 @@ async def users(request: web.Request) -> web.Response:
          "department": p.department} for p in people]})
 
 
+def _key(value: object, limit: int) -> bool:
+    """A non-empty id or key short enough to store."""
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         body = await request.json()
     except ValueError:
-        return _bad("请求体应为 JSON")
-    if not isinstance(body, dict) or not isinstance(body.get("user"), str) or not body["user"]:
-        return _bad("缺少 user（用户 id）")
+        return _bad("请求格式不正确，请以 JSON 发送")
+    if not isinstance(body, dict) or not body.get("user"):
+        return _bad("请先选择以哪位用户的身份发送")
+    if not _key(body["user"], MAX_ID):
+        return _bad(f"用户编号无效（应为不超过 {MAX_ID} 个字符的文本）")
+    request_id = body.get("id")
+    if request_id is not None and not (_key(request_id, MAX_ID) or (
+            isinstance(request_id, int) and not isinstance(request_id, bool))):
+        return _bad(f"消息编号无效（应为不超过 {MAX_ID} 个字符的文本）")
     return body
+
+
+def _dedupe_key(body: dict[str, Any]) -> str:
+    return str(body.get("id") or uuid.uuid4().hex)
 
 
 async def messages(request: web.Request) -> web.Response:
@@ -76,17 +114,26 @@ async def messages(request: web.Request) -> web.Response:
         return body
     file = body.get("file")
     text = body.get("text", "")
-    if not isinstance(text, str) or len(text) > MAX_TEXT:
-        return _bad(f"text 应为不超过 {MAX_TEXT} 字的文本")
-    if file is not None and not (isinstance(file, dict) and isinstance(file.get("name"), str)):
-        return _bad("file 应为 {\"name\": 文件名}")
+    choice_key = body.get("card_key")
+    if not isinstance(text, str):
+        return _bad("消息内容应为文字")
+    if len(text) > MAX_TEXT:
+        return _bad(f"消息太长了，请不要超过 {MAX_TEXT} 字")
+    if file is not None and not (isinstance(file, dict) and isinstance(file.get("name"), str)
+                                 and file["name"].strip()):
+        return _bad("请提供文件名")
+    if choice_key is not None and not _key(choice_key, MAX_KEY):
+        return _bad("选项信息无效，请重新点选或直接输入回答")
+    if choice_key is not None and file is not None:
+        return _bad("点选的回答不能附带文件")
     if not text.strip() and file is None:
-        return _bad("text 不能为空")
+        return _bad("请输入消息内容")
     incoming = Incoming(
         channel=NAME, user_id=body["user"], kind="file" if file else "text", text=text,
+        card_key=choice_key or "",
         attachment=Attachment(name=file["name"], media_id=f"sim-{uuid.uuid4().hex[:8]}")
         if file else None,
-        dedupe_key=str(body.get("id") or uuid.uuid4().hex))
+        dedupe_key=_dedupe_key(body))
     return await _run(request, incoming)
 
 
@@ -95,10 +142,10 @@ async def actions(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     card, action = body.get("card"), body.get("action")
-    if not isinstance(card, str) or not isinstance(action, str) or not card or not action:
-        return _bad("缺少 card 或 action")
+    if not _key(card, MAX_KEY) or not _key(action, MAX_KEY):
+        return _bad("没有收到点了哪张卡片的哪个按钮，请重新点一次")
     incoming = Incoming(channel=NAME, user_id=body["user"], kind="tap", card_key=card,
-                        action=action, dedupe_key=str(body.get("id") or uuid.uuid4().hex))
+                        action=action, dedupe_key=_dedupe_key(body))
     return await _run(request, incoming)
 
 
@@ -113,8 +160,8 @@ async def _run(request: web.Request, incoming: Incoming) -> web.Response:
 
 async def inbox(request: web.Request) -> web.Response:
     user = request.query.get("user", "")
-    if not user:
-        return _bad("缺少 user 参数")
+    if not _key(user, MAX_ID):
+        return _bad("请先选择要查看哪位用户的消息")
     taken = await outbox.take_for_user(NAME, user, request.app[keys.CLOCK].now())
     return web.json_response({"replies": [m.payload for m in taken]})
 

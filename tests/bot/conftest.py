@@ -7,7 +7,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.clock import SystemClock
-from tests.bot.channels.wecom.conftest import fake_wecom, serving_fake_wecom  # noqa: F401
+from tests.bot.channels.wecom.conftest import (  # noqa: F401
+    bot,
+    fake_wecom,
+    serving_fake_wecom,
+    wecom_settings,
+)
 from tests.fakes.wecom import FakeWecom
 
 

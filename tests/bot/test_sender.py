@@ -1,5 +1,6 @@
-"""The outbox sender: nothing lost when the platform fails, nothing sent twice, order kept, and
-the per-member rate limit respected."""
+"""The outbox sender: nothing lost when the platform fails, nothing sent twice, order kept, the
+per-member rate limit respected; retries fit for transient faults, and only errors retrying
+cannot fix end a message — as a dead letter the admins hear about."""
 
 from __future__ import annotations
 
@@ -21,15 +22,17 @@ class FlakyChannel:
     name = "flaky"
     pushes = True
 
-    def __init__(self, failures: int = 0, *, retryable: bool = True) -> None:
+    def __init__(self, failures: int = 0, *, retryable: bool = True,
+                 transient: bool = False) -> None:
         self.failures = failures
         self.retryable = retryable
+        self.transient = transient
         self.delivered: list[tuple[str, str]] = []
 
     async def send(self, user_id: str, payload: dict[str, Any]) -> None:
         if self.failures:
             self.failures -= 1
-            raise DeliveryError("系统繁忙", retryable=self.retryable)
+            raise DeliveryError("系统繁忙", retryable=self.retryable, transient=self.transient)
         self.delivered.append((user_id, payload["text"]))
 
 
@@ -41,7 +44,8 @@ async def queue(clock: FixedClock, user: str, *texts: str) -> None:
 
 def sender(channel: FlakyChannel, clock: FixedClock, **limits: int) -> OutboxSender:
     return OutboxSender({"flaky": channel}, clock, max_attempts=limits.get("attempts", 5),
-                        per_user_per_minute=limits.get("per_minute", 30))
+                        per_user_per_minute=limits.get("per_minute", 30),
+                        give_up_after=timedelta(hours=limits.get("hours", 24)))
 
 
 async def test_failures_are_retried_with_backoff_until_delivered(client: TestClient,
@@ -98,9 +102,83 @@ async def test_at_most_the_platform_limit_per_member_and_minute(client: TestClie
 async def test_a_message_left_sending_by_a_dead_process_is_sent(client: TestClient,
                                                                 clock: FixedClock) -> None:
     await queue(clock, "zhang_t", "重要通知")
-    claimed = await outbox.claim_due(clock.now(), ["flaky"])     # then the process died
+    claimed = await outbox.claim_due(clock.now(), ["flaky"], owner="dead")   # then it died
     assert len(claimed) == 1
     channel = FlakyChannel()
     clock.advance(timedelta(minutes=6))
     await sender(channel, clock).deliver_due()
     assert channel.delivered == [("zhang_t", "重要通知")]
+
+
+async def next_try_in(clock: FixedClock) -> float:
+    message = await OutboxMessage.get()
+    return (message.next_try_at - clock.now()).total_seconds()
+
+
+async def test_first_retries_come_within_a_second_then_back_off(client: TestClient,
+                                                                clock: FixedClock) -> None:
+    await queue(clock, "zhang_t", "您的申请已提交")
+    worker = sender(FlakyChannel(failures=100, transient=True), clock)
+    delays = []
+    for _ in range(12):
+        await worker.deliver_due()
+        delays.append(await next_try_in(clock))
+        clock.advance(timedelta(seconds=delays[-1] + 0.001))
+    assert delays[0] < 1 and delays[1] < 1                 # a blip costs the user no wait
+    assert delays[:10] == sorted(delays[:10]) and delays[9] > 100
+    assert max(delays) <= 360                               # never more than ~5 min apart
+
+
+async def test_a_busy_platform_is_retried_for_hours_not_given_up(client: TestClient,
+                                                                 clock: FixedClock) -> None:
+    channel = FlakyChannel(failures=10**6, transient=True)
+    await queue(clock, "zhang_t", "您的申请已提交")
+    worker = sender(channel, clock, attempts=5)
+    for _ in range(6 * 12):                                 # six hours of 系统繁忙
+        await worker.deliver_due()
+        clock.advance(timedelta(minutes=5))
+    message = await OutboxMessage.get()
+    assert message.status == "pending" and message.attempts > 5
+    channel.failures = 0                                    # the platform is back
+    await worker.deliver_due()
+    assert channel.delivered == [("zhang_t", "您的申请已提交")]
+
+
+async def test_a_transient_fault_is_given_up_after_the_configured_hours(
+        client: TestClient, clock: FixedClock) -> None:
+    await queue(clock, "zhang_t", "您的申请已提交")
+    worker = sender(FlakyChannel(failures=10**6, transient=True), clock, hours=24)
+    await worker.deliver_due()
+    clock.advance(timedelta(hours=24))
+    await worker.deliver_due()
+    assert (await OutboxMessage.get()).status == "failed"
+
+
+async def test_an_unexplained_error_is_given_up_after_max_attempts(client: TestClient,
+                                                                   clock: FixedClock) -> None:
+    await queue(clock, "zhang_t", "您的申请已提交")
+    worker = sender(FlakyChannel(failures=100), clock, attempts=3)
+    for _ in range(3):
+        await worker.deliver_due()
+        clock.advance(timedelta(minutes=1))
+    message = await OutboxMessage.get()
+    assert message.status == "failed" and message.attempts == 3 and message.failed_at
+
+
+async def test_a_dead_letter_is_reported_once_and_can_be_sent_again(
+        client: TestClient, clock: FixedClock) -> None:
+    told: list[tuple[int, str]] = []
+
+    async def tell(message: OutboxMessage, error: str) -> None:
+        told.append((message.id, error))
+    channel = FlakyChannel(failures=1, retryable=False)
+    worker = sender(channel, clock)
+    worker.on_dead = tell
+    await queue(clock, "zhang_t", "通知")
+    await worker.deliver_due()
+    await worker.deliver_due()
+    dead = await outbox.dead_letters()
+    assert [m.id for m in dead] == [told[0][0]] and len(told) == 1 and "系统繁忙" in told[0][1]
+    assert await outbox.retry_dead(dead[0].id, clock.now())
+    await worker.deliver_due()
+    assert channel.delivered == [("zhang_t", "通知")] and await outbox.dead_letters() == []

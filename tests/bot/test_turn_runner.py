@@ -37,7 +37,8 @@ async def web_only(settings_factory: Callable[..., Settings], clock: FixedClock,
     """A server with `[server] run_turns = false`: it only stores and answers callbacks."""
     await wipe_database(database_url)
     settings = settings_factory(wecom=wecom_section(fake_wecom.url),  # type: ignore[attr-defined]
-                                simulator={"enabled": False}, server={"run_turns": False})
+                                simulator={"enabled": False}, server={"run_turns": False},
+                                directory={"allow_demo": True})
     app, client = await start_bot(settings, clock, fake_wecom)
     callbacks = WecomCallbacks(fake_wecom, str(client.make_url("/wecom/callback")),
                                token=TOKEN, encoding_aes_key=AES_KEY)
@@ -107,14 +108,17 @@ async def test_a_failing_turn_waits_for_the_recovery_job_and_holds_back_later_me
     assert "请假类型" in questions[0] and "开始日期" in questions[1]
 
 
-async def test_in_a_worker_the_recovery_job_leaves_a_backlog_to_the_runner(
+async def test_in_a_worker_the_runner_takes_the_backlog_and_failed_events_when_due(
         web_only: Bot) -> None:
     jobs = web_only.app[keys.JOBS]
     jobs.runner_takes_waiting = True
     for user in ("zhang_t", "li_dean"):
         assert (await web_only.wecom.text(user, "帮助")).accepted
-    await InboundEvent.filter(user_id="li_dean").update(attempts=1)   # its turn failed once
-    web_only.clock.advance(timedelta(seconds=31))                     # both wait past 30 s
-    assert await jobs.replay_unprocessed() == 1                       # only the failed one
-    assert await InboundEvent.filter(user_id="zhang_t", status="received").exists()
-    assert await TurnRunner(web_only.app[keys.DISPATCHER], slots=1).run_all() == 1
+    await InboundEvent.filter(user_id="li_dean").update(         # its turn failed once
+        attempts=1, next_try_at=web_only.clock.now() + timedelta(seconds=2))
+    runner = TurnRunner(web_only.app[keys.DISPATCHER], slots=1)
+    assert await runner.run_all() == 1                                # zhang_t only
+    web_only.clock.advance(timedelta(seconds=31))
+    assert await jobs.replay_unprocessed() == 0                       # not the job's work here
+    assert await runner.run_all() == 1                                # li_dean, now due
+    assert await InboundEvent.filter(status="done").count() == 2

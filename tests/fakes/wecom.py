@@ -12,16 +12,22 @@ It checks what WeCom checks, with WeCom's documented error codes:
   contacts           department/simplelist, department/get, user/list, user/get (60111),
                      tag/list, tag/get; menu/create with WeCom's menu rules
 Faults can be injected per path: an error code, an HTTP status, or a hang (optionally after
-the request took effect, i.e. a lost answer). Where the docs name no code (a reused task_id,
-the answer to a duplicate-checked request), the choice is marked below.
+the request took effect, i.e. a lost answer). `chaos` adds faults at random on every call — a
+share of calls failing busy (-1), with an HTTP error, timing out before or after taking effect,
+tokens revoked every few seconds — and a delay before every answer (a slow API). Where the docs
+name no code (a reused task_id, the answer to a duplicate-checked request), the choice is
+marked below. `wait_for` lets a simulated user wait for their replies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import secrets
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,6 +77,26 @@ class Fault:
     after_effect: bool = False
     #: only for a request whose body contains this text (e.g. one recipient, one part)
     match: str | None = None
+    #: injected by `Chaos`: a hang lasts `Chaos.hang` seconds instead of until `release()`
+    chaos: bool = False
+
+
+@dataclass
+class Chaos:
+    """Random faults on every API call, for load and fault tests."""
+
+    #: share of calls that fail
+    rate: float = 0.0
+    #: what a failed call is, chosen at random: "busy" (errcode -1), "http" (502), "timeout"
+    #: (no answer, the request never took effect), "lost_answer" (took effect, no answer)
+    kinds: tuple[str, ...] = ("busy", "http", "timeout", "lost_answer")
+    #: how long a call that times out hangs (longer than the client waits)
+    hang: float = 12.0
+    #: seconds before every answer: a slow API
+    latency: float = 0.0
+    #: every this many seconds all access tokens are revoked (WeCom answers 42001)
+    revoke_tokens_every: float | None = None
+    seed: int | None = None
 
 
 class ApiError(Exception):
@@ -103,8 +129,38 @@ class FakeWecom:
         self._faults: dict[str, list[Fault]] = {}
         self._release = asyncio.Event()
         self._msgid = 0
+        self.chaos = Chaos()
+        self.chaos_counts: dict[str, int] = {}
+        self._random = random.Random()
+        self._revoked_at = time.monotonic()
+        self._arrivals: dict[str, asyncio.Event] = {}
+        self._by_user: dict[str, list[Delivered]] = {}
         self.app = web.Application()
         self.app.router.add_route("*", "/cgi-bin/{path:.+}", self._handle)
+
+    # ---- the school's contacts (as an administrator sets them up in WeCom) ---------------
+    def add_department(self, department_id: int, name: str, *, parent: int = 1,
+                       leaders: Sequence[str] = ()) -> None:
+        """A department with WeCom's numeric id; `leaders` are its 部门负责人."""
+        self.departments.append({"id": department_id, "name": name, "parentid": parent,
+                                 "order": len(self.departments),
+                                 "department_leader": list(leaders)})
+
+    def add_member(self, userid: str, name: str, departments: int | Sequence[int], *,
+                   position: str = "", status: int = 1) -> None:
+        ids = [departments] if isinstance(departments, int) else list(departments)
+        self.members[userid] = {"userid": userid, "name": name, "department": ids,
+                                "main_department": ids[0], "position": position,
+                                "status": status}
+
+    def add_tag(self, tagid: int, name: str, *, users: Sequence[str] = (),
+                parties: Sequence[int] = ()) -> None:
+        """A tag (标签) such as 教师, 学生, 辅导员, with members and whole departments."""
+        self.tags.append({"tagid": tagid, "tagname": name, "users": list(users),
+                          "parties": list(parties)})
+
+    def tag_named(self, name: str) -> dict[str, Any]:
+        return next(t for t in self.tags if t["tagname"] == name)
 
     # ---- test controls -------------------------------------------------------------------
     def fault(self, path: str, *, times: int = 1, **kind: Any) -> None:
@@ -118,13 +174,33 @@ class FakeWecom:
     def release(self) -> None:
         self._release.set()
 
+    def set_chaos(self, chaos: Chaos) -> None:
+        self.chaos = chaos
+        self._random = random.Random(chaos.seed)
+        self._revoked_at = time.monotonic()
+
+    async def wait_for(self, user: str, count: int, seconds: float) -> bool:
+        """Until `user` has received `count` messages (True) or `seconds` passed (False)."""
+        deadline = time.monotonic() + seconds
+        while len(self._by_user.get(user, ())) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            arrived = self._arrivals.setdefault(user, asyncio.Event())
+            try:
+                await asyncio.wait_for(arrived.wait(), left)
+            except TimeoutError:
+                return len(self._by_user.get(user, ())) >= count
+            arrived.clear()
+        return True
+
     def issue_code(self, task_id: str) -> str:
         code = "rc" + secrets.token_urlsafe(24)
         self.codes[code] = IssuedCode(task_id, self.clock.now())
         return code
 
     def to(self, user: str) -> list[Delivered]:
-        return [d for d in self.delivered if d.user == user]
+        return list(self._by_user.get(user, ()))
 
     def texts(self, user: str) -> list[str]:
         return [d.text for d in self.to(user) if d.msgtype == "text"]
@@ -138,9 +214,9 @@ class FakeWecom:
     # ---- HTTP ----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
-        fault = await self._take_fault(path, request)
+        fault = await self._take_fault(path, request) or await self._chaos_fault()
         if fault and fault.hang and not fault.after_effect:
-            await self._release.wait()
+            await self._hang(fault)
         if fault and fault.http_status:
             return web.Response(status=fault.http_status, text="<html>Bad Gateway</html>")
         try:
@@ -157,8 +233,35 @@ class FakeWecom:
             answer = {"errcode": exc.errcode, "errmsg": exc.errmsg}
         self.calls.append((path, answer["errcode"]))
         if fault and fault.hang:  # the request took effect; its answer never arrives
-            await self._release.wait()
+            await self._hang(fault)
         return web.json_response(answer, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+    async def _hang(self, fault: Fault) -> None:
+        if fault.chaos:
+            await asyncio.sleep(self.chaos.hang)
+        else:
+            await self._release.wait()
+
+    async def _chaos_fault(self) -> Fault | None:
+        chaos = self.chaos
+        if chaos.latency:
+            await asyncio.sleep(chaos.latency)
+        if chaos.revoke_tokens_every is not None and (
+                time.monotonic() - self._revoked_at >= chaos.revoke_tokens_every):
+            self._revoked_at = time.monotonic()
+            self.expire_tokens()
+            self._count("revoked_tokens")
+        if not chaos.rate or self._random.random() >= chaos.rate:
+            return None
+        kind = self._random.choice(chaos.kinds)
+        self._count(kind)
+        return {"busy": Fault(errcode=-1, chaos=True),
+                "http": Fault(http_status=502, chaos=True),
+                "timeout": Fault(hang=True, chaos=True),
+                "lost_answer": Fault(hang=True, after_effect=True, chaos=True)}[kind]
+
+    def _count(self, kind: str) -> None:
+        self.chaos_counts[kind] = self.chaos_counts.get(kind, 0) + 1
 
     async def _take_fault(self, path: str, request: web.Request) -> Fault | None:
         faults = self._faults.get(path, [])
@@ -241,7 +344,11 @@ class FakeWecom:
         self._msgid += 1
         result["msgid"] = f"msg{self._msgid}"
         for user in valid:
-            self.delivered.append(Delivered(user, msgtype, content, result["msgid"]))
+            delivered = Delivered(user, msgtype, content, result["msgid"])
+            self.delivered.append(delivered)
+            self._by_user.setdefault(user, []).append(delivered)
+            if user in self._arrivals:
+                self._arrivals[user].set()
         if body.get("enable_duplicate_check") == 1:
             interval = int(body.get("duplicate_check_interval") or 1800)
             if not 0 < interval <= 4 * 3600:

@@ -3,7 +3,9 @@
 It encrypts with wechatpy (an implementation independent of campusbot's), delivers like WeCom:
 POST with msg_signature, timestamp and nonce, retried (with a new timestamp and nonce) when the
 answer is not a 200, up to three retries, and can also deliver the same message twice, lose
-the answer to a delivery that succeeded, or tap a card that was already decided.
+the answer to a delivery that succeeded, or tap a card that was already decided. With `urls`
+it stands for WeCom behind a load balancer in front of several servers: attempts go round-robin,
+and a server that does not answer (killed) costs an attempt, the retry goes to the next one.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class WecomCallbacks:
         self._prp = PrpCrypto(base64.b64decode(encoding_aes_key + "="))
         self._msg_id = 7_000_000_000_000_000_000
         self._session: aiohttp.ClientSession | None = None
+        #: several servers behind a balancer (see the module docstring); None: `url` only
+        self.urls: list[str] | None = None
+        self._next_url = 0
 
     async def close(self) -> None:
         if self._session is not None:
@@ -118,17 +123,29 @@ class WecomCallbacks:
         for _ in range(1 + retries):
             query, body = self.signed(plaintext)
             try:
-                async with self._http().post(f"{url or self.url}?{query}", data=body,
+                async with self._http().post(f"{url or self._pick()}?{query}", data=body,
                                              timeout=aiohttp.ClientTimeout(WECOM_TIMEOUT)) as resp:
                     await resp.read()
                     statuses.append(resp.status)
             except TimeoutError:
                 statuses.append(0)
                 continue
+            except aiohttp.ClientError:   # refused or cut off: the server is down
+                if self.urls is None:
+                    raise
+                statuses.append(0)
+                await asyncio.sleep(0.05)
+                continue
             if resp.status == 200 and lose_answers <= 0:
                 break
             lose_answers -= resp.status == 200
         return Delivery(statuses)
+
+    def _pick(self) -> str:
+        if not self.urls:
+            return self.url
+        self._next_url = (self._next_url + 1) % len(self.urls)
+        return self.urls[self._next_url]
 
     async def deliver_concurrently(self, plaintext: str, urls: list[str]) -> list[Delivery]:
         """The same message at the same moment to several servers (or twice to one)."""

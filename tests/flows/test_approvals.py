@@ -25,7 +25,7 @@ from tests.flows.test_leave_dialog import HEAD, HR_HEAD, TEACHER, fill_leave
 from tests.processes import processes
 
 STUDENT = "stu_liu"
-HR_CLERK = "hr_clerk"
+HR_CLERK = "hr_xu"
 
 
 async def submitted(sim: Sim, days: str = "2", *, start: str = "明天",
@@ -362,11 +362,11 @@ async def test_simultaneous_or_sign_taps_in_two_processes_give_one_decision(
 
 
 async def test_cc_at_submission_to_a_person_named_in_the_flow(catalog_sim) -> None:
-    cc = '\n[[cc]]\nto = ["user:gpo_clerk"]\nat = "submit"\nwhen = "days > 1"\n'
+    cc = '\n[[cc]]\nto = ["user:gpo_zou"]\nat = "submit"\nwhen = "days > 1"\n'
     async with catalog_sim('approver = "department_head"', cc) as sim:
         one_day = await submitted(sim, "1")
-        assert f"#{one_day.id}" not in await texts(sim, "gpo_clerk")      # the condition
+        assert f"#{one_day.id}" not in await texts(sim, "gpo_zou")      # the condition
         two_days = await submitted(sim, "2", start="12月7日")
-        told = await texts(sim, "gpo_clerk")
+        told = await texts(sim, "gpo_zou")
         assert "【抄送】" in told and f"#{two_days.id}）已提交" in told
         assert "发烧" not in told                     # a sick leave's reason is sensitive

@@ -174,7 +174,7 @@ async def test_report_back_after_the_leave_ends(sim: Sim) -> None:
 
 async def test_the_same_approver_is_not_asked_twice(sim: Sim) -> None:
     # 许老师 works in 人事处: her department head is also the head of 人事处
-    clerk = "hr_clerk"
+    clerk = "hr_xu"
     await sim.say(clerk, "我要请假")
     for answer in ("事假", "明天", "5", "家中老人住院需要陪护", "否", "13800000000"):
         await sim.say(clerk, answer)

@@ -7,16 +7,13 @@ from pathlib import Path
 from bot.services import action_registry
 from flows.catalog import DEFAULT_CATALOG, check_flows
 from flows.problems import Problem
-from storage.directory import read_directory_file
 
 REFERENCE = (DEFAULT_CATALOG / "staff_leave.toml").read_text(encoding="utf-8")
 
 
 async def problems_of(tmp_path: Path, text: str, name: str = "staff_leave.toml") -> list[str]:
     (tmp_path / name).write_text(text, encoding="utf-8")
-    directory = read_directory_file("demo")
-    _, problems = await check_flows(tmp_path, action_registry(), directory,
-                                    list(directory.people_by_id.values()))
+    _, problems = await check_flows(tmp_path, action_registry())
     return [str(p) for p in problems]
 
 
@@ -55,12 +52,21 @@ async def test_conditions_naming_unknown_fields(tmp_path: Path) -> None:
     assert "'day'" in problem
 
 
-async def test_unresolvable_approvers(tmp_path: Path) -> None:
-    text = REFERENCE.replace('approver = "head_of:hr"', 'approver = "head_of:nowhere"').replace(
-        'approver = "leader_in_charge"', 'approver = "role:astronaut"')
+async def test_approvers_the_directory_lacks_are_no_file_problem(tmp_path: Path) -> None:
+    """Who approves is the directory's business (campusbot directory check), not the file's."""
+    text = REFERENCE.replace('approver = "head_of:人事处"', 'approver = "head_of:不存在的处"')
+    text = text.replace('approver = "leader_in_charge"', 'approver = "role:astronaut"')
+    assert await problems_of(tmp_path, text) == []
+
+
+async def test_malformed_approvers_and_fallbacks(tmp_path: Path) -> None:
+    text = REFERENCE.replace('approver = "head_of:人事处"', 'approver = "head_of:"').replace(
+        'approver = "leader_in_charge"', 'approver = "role:IT运维"').replace(
+        'time_limit_days = 3\n', 'time_limit_days = 3\nfallback = "boss_of:人事处"\n', 1)
     problems = await problems_of(tmp_path, text)
-    assert "nowhere" in only(problems, "stages[1].approver")[0]
-    assert "astronaut" in only(problems, "stages[2].approver")[0]
+    assert "head_of:" in only(problems, "stages[1].approver")[0]
+    assert "role:<角色代码>" in only(problems, "stages[2].approver")[0]
+    assert "boss_of" in only(problems, "flow.fallback")[0]
 
 
 async def test_unreachable_states(tmp_path: Path) -> None:
@@ -80,7 +86,7 @@ async def test_unknown_keys_and_actions(tmp_path: Path) -> None:
 
 async def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
     text = REFERENCE.replace('type = "date"', 'type = "dat"').replace(
-        'approver = "head_of:hr"', 'approver = "head_of:nowhere"')
+        'approver = "head_of:人事处"', 'approver = "chief"')
     (tmp_path / "other.toml").write_text("[flow]\nid = 'Other'\n", encoding="utf-8")
     problems = await problems_of(tmp_path, text)
     files = {p.split(":")[0] for p in problems}

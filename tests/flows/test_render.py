@@ -102,8 +102,8 @@ def test_every_stage_is_matched_to_its_guide_step() -> None:
     definition = flow("货物及服务采购申请")
     titles = {stage_id: definition.steps[index].title
               for stage_id, index in stage_steps(definition).items()}
-    assert titles == {"dept_head": "申请单位负责人审核", "assets": "资产管理处审核",
-                      "finance": "财务处经费审核", "audit": "审计处审核",
+    assert titles == {"dept_head": "申请单位负责人审核", "assets_review": "资产管理处审核",
+                      "finance_review": "财务处经费审核", "audit_review": "审计处审核",
                       "leader": "分管校领导审批"}
 
 

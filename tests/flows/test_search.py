@@ -13,7 +13,6 @@ from bot.services import action_registry
 from flows.catalog import DEFAULT_CATALOG, Catalog
 from flows.loader import read_flow_files
 from flows.search import GuideIndex
-from storage.directory import read_directory_file
 
 TODAY = date(2026, 11, 26)          # a Thursday
 TEACHER = ("teacher",)
@@ -187,13 +186,11 @@ def test_answers_are_fast(index: GuideIndex) -> None:
 
 async def test_the_index_follows_a_catalog_reload(tmp_path: Path) -> None:
     shutil.copy(DEFAULT_CATALOG / "netdisk.toml", tmp_path / "netdisk.toml")
-    directory = read_directory_file("demo")
-    people = list(directory.people_by_id.values())
-    catalog = await Catalog.load(tmp_path, action_registry(), directory, people)
+    catalog = await Catalog.load(tmp_path, action_registry())
     index = GuideIndex(catalog)
     assert index.find("星云文件柜", TEACHER).status == "unknown"
     flow_file = tmp_path / "netdisk.toml"
     flow_file.write_text(flow_file.read_text(encoding="utf-8").replace(
         'aliases = [', 'aliases = ["星云文件柜", ', 1), encoding="utf-8")
-    await catalog.reload(action_registry(), directory, people)
+    await catalog.reload(action_registry())
     assert answer_name(index, "星云文件柜") == "网盘"

@@ -22,7 +22,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from bot.channels.base import DeliveryError
+from bot.channels.base import DELIVERING, DeliveryError
 from bot.channels.wecom import NAME, cards, codes, limits
 from bot.channels.wecom.client import WecomClient
 from bot.channels.wecom.errors import (
@@ -65,7 +65,7 @@ class WecomChannel:
         nonce, sent = await _outbox_state(user_id, payload, now)
         if not limits.room_for(payload, sent, now, per_minute=self.per_minute):
             raise DeliveryError("已到企业微信对单个成员的发送上限（每分钟 30 条、每小时 1000 条），"
-                                "稍后再发", retryable=True)
+                                "稍后再发", retryable=True, transient=True)
         try:
             match payload.get("type"):
                 case "text":
@@ -79,7 +79,8 @@ class WecomChannel:
                 case other:
                     raise DeliveryError(f"unknown payload type {other!r}", retryable=False)
         except WecomError as exc:
-            raise DeliveryError(str(exc), retryable=exc.retryable) from None
+            raise DeliveryError(str(exc), retryable=exc.retryable,
+                                transient=exc.transient) from None
         except cards.CardError as exc:
             raise DeliveryError(f"card: {exc}", retryable=False) from None
 
@@ -184,7 +185,8 @@ async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) ->
     """In one query: the id of the outbox row being delivered, and what the member was sent in
     the last hour (for the limits).
 
-    The row is known when it is unambiguous: the only row of this user in 'sending' with exactly
+    The outbox sender names the row it delivers (`DELIVERING`). Otherwise the row is known
+    when it is unambiguous: the only row of this user in 'sending' with exactly
     this payload. With two such rows in flight (the same words claimed twice, possibly by two
     replicas) either could be this one, and two sends sharing an id would make WeCom drop the
     second: then, and outside the sender, no duplicate check — losing a message is worse than
@@ -192,6 +194,9 @@ async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) ->
     rows = await OutboxMessage.filter(
         Q(status="sending") | Q(status="sent", sent_at__gte=now - timedelta(hours=1)),
         channel=NAME, user_id=user_id).values("id", "status", "payload", "sent_at")
-    matching = [r["id"] for r in rows if r["status"] == "sending" and r["payload"] == payload]
     sent = [(r["payload"], r["sent_at"]) for r in rows if r["status"] == "sent"]
+    # issue 9: the sender names the row it delivers; the lookup is for callers outside it
+    if (delivering := DELIVERING.get()) is not None:
+        return delivering, sent
+    matching = [r["id"] for r in rows if r["status"] == "sending" and r["payload"] == payload]
     return (matching[0] if len(matching) == 1 else None), sent

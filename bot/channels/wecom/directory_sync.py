@@ -3,12 +3,14 @@
     department/simplelist        every department id the app may see
     department/get               name, parent and 部门负责人 (department_leader → head)
     user/list per department     members: name, main department, position, status
-    tag/list + tag/get           roles: a tag named after a role (“教师”, “辅导员”, … or its
-                                 code, e.g. teacher) or `role:<code>` (e.g. role:club_leader)
+    tag/list + tag/get           roles: a tag named after a role (“教师”, “IT运维”, … or its
+                                 code, e.g. it_support) or `role:<code>` (e.g. role:dorm_admin)
                                  gives its members, and members of its departments, that role
 
-What WeCom does not know is kept from the existing rows: a department's 分管校领导 (leader)
-and kind, and the roles of members without a role tag (new members get `staff`). Members
+A member's synced roles are exactly those of their role tags; `staff` and the other implied
+roles follow from the directory (storage/roles.py). What WeCom does not know — a department's
+分管校领导, aliases, a student's counselor, roles without a tag — comes from the school's
+directory file, kept apart and composed over the synced rows, so a sync never wipes it. Members
 synced earlier but no longer visible (left, disabled, out of the app's range) are deactivated.
 A user unknown to the directory is looked up on first contact with `lookup_user`.
 """
@@ -25,15 +27,15 @@ from tortoise.transactions import in_transaction
 
 from bot.channels.wecom.client import WecomClient
 from bot.channels.wecom.errors import USER_NOT_FOUND, WecomApiError
-from storage.directory import ROLE_LABELS, PersonInfo, roles_text
+from storage.directory import PersonInfo, roles_text
+from storage.directory_store import bump_generation, load_snapshot
 from storage.models import Department, Person
+from storage.roles import role_of_label
 
 log = logging.getLogger("campusbot.wecom")
 
 SOURCE = "wecom"
-DEFAULT_ROLES = ("staff",)
 ACTIVE_STATUSES = (1, 4)      # 1 activated, 4 not activated yet; 2 disabled and 5 left are not
-ROLE_OF_TAG = {label: role for role, label in ROLE_LABELS.items()}
 CONCURRENCY = 5
 ROLE_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -124,10 +126,8 @@ class DirectorySync:
                        for tag_id, role in tags.items()]
         roles = _roles_from_tags(tag_members, {user_id: member})
         await self._save(departments, {user_id: member}, roles, deactivate=False)
-        row = await Person.get(id=user_id)
         log.info("WeCom user %s added to the directory on first contact", user_id)
-        return PersonInfo(id=row.id, name=row.name, department=row.department_id,
-                          roles=tuple(row.roles), title=row.title)
+        return (await load_snapshot()).people_by_id.get(user_id)
 
     async def _role_tags(self) -> dict[str, str]:
         """tag id → role, for tags named after a role (label or code)."""
@@ -151,6 +151,7 @@ class DirectorySync:
             if deactivate:
                 report.deactivated = await Person.filter(source=SOURCE, active=True).exclude(
                     id__in=list(members)).update(active=False)
+            await bump_generation()
         return report
 
     async def _save_department(self, item: dict[str, Any]) -> None:
@@ -169,12 +170,7 @@ class DirectorySync:
     async def _save_person(self, user_id: str, member: dict[str, Any],
                            tag_roles: set[str] | None) -> None:
         existing = await Person.get_or_none(id=user_id)
-        if tag_roles:
-            person_roles = sorted(tag_roles)
-        elif existing is not None and existing.roles:
-            person_roles = list(existing.roles)
-        else:
-            person_roles = list(DEFAULT_ROLES)
+        person_roles = sorted(tag_roles or ())
         values: dict[str, Any] = {"name": str(member.get("name") or user_id),
                   "department_id": _main_department(member),
                   "title": str(member.get("position") or ""),
@@ -189,10 +185,9 @@ class DirectorySync:
 
 def role_of_tag(name: str) -> str | None:
     name = name.strip()
-    if name in ROLE_OF_TAG:
-        return ROLE_OF_TAG[name]
-    if name in ROLE_LABELS:
-        return name
+    role = role_of_label(name)
+    if role:
+        return role
     code = name.removeprefix("role:")
     return code if code != name and ROLE_CODE.fullmatch(code) else None
 

@@ -25,6 +25,15 @@ PERMANENT_ERRORS = frozenset({
     81013,   # every recipient is invalid
     82001,   # no recipient
 })
+#: the platform is busy or limiting calls: it passes by itself, so retried for hours
+BUSY_ERRORS = frozenset({
+    -1,      # 系统繁忙
+    6000,    # data version conflict (concurrent changes on WeCom's side)
+    45009,   # API call frequency limit
+    45033,   # API concurrency limit
+    45047,   # message quota of the app exhausted for now
+    60020,   # the server's IP is not (yet) a trusted IP — fixed by an admin, not by giving up
+})
 INVALID_RESPONSE_CODE = 60140
 INVALID_MEDIA_ID = 40007
 USER_NOT_FOUND = 60111
@@ -33,9 +42,11 @@ _SECRETS = re.compile(r"(access_token|corpsecret)=[^&\s'\"]*")
 
 
 class WecomError(Exception):
-    """Base of everything the client raises; `retryable` says whether a retry may succeed."""
+    """Base of everything the client raises; `retryable` says whether a retry may succeed,
+    `transient` whether the fault passes by itself (retried for hours, not a few times)."""
 
     retryable = True
+    transient = True
 
 
 class WecomApiError(WecomError):
@@ -45,6 +56,7 @@ class WecomApiError(WecomError):
         self.errmsg = errmsg
         self.path = path
         self.retryable = errcode not in PERMANENT_ERRORS
+        self.transient = errcode in BUSY_ERRORS or errcode in TOKEN_ERRORS
 
 
 class WecomTransportError(WecomError):

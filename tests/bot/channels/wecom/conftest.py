@@ -18,7 +18,8 @@ from bot.channels.wecom.channel import WecomChannel
 from bot.clock import Clock, FixedClock
 from bot.config import Settings
 from bot.sender import OutboxSender
-from storage.directory import read_directory_file
+from storage.directory_file import read_directory_file
+from storage.directory_snapshot import file_alone
 from tests.conftest import wipe_database
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
@@ -32,7 +33,7 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 def demo_members() -> dict[str, dict[str, Any]]:
     """Everyone in the demo directory, as WeCom members of one department."""
-    people = read_directory_file("demo").people_by_id.values()
+    people = file_alone(read_directory_file("demo")).everyone()
     return {p.id: {"userid": p.id, "name": p.name, "department": [1], "main_department": 1,
                    "position": p.title, "status": 1} for p in people}
 
@@ -66,7 +67,7 @@ async def fake_wecom(clock: FixedClock) -> AsyncIterator[FakeWecom]:
 @pytest.fixture
 def wecom_settings(settings_factory: Callable[..., Settings], fake_wecom: FakeWecom) -> Settings:
     return settings_factory(wecom=wecom_section(fake_wecom.url),  # type: ignore[attr-defined]
-                            simulator={"enabled": False})
+                            simulator={"enabled": False}, directory={"allow_demo": True})
 
 
 @dataclass

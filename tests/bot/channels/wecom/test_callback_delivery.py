@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bot import intake as intake_module
 from bot import keys
 from bot.channels.wecom import callback as callback_module
 from bot.clock import FixedClock
@@ -72,10 +71,10 @@ async def test_wecom_retries_when_the_event_cannot_be_stored(
 
 async def test_a_slow_database_still_gets_an_answer_in_time_and_loses_nothing(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(callback_module, "ACCEPT_DEADLINE", 0.02)
+    monkeypatch.setattr(callback_module, "ACCEPT_DEADLINE", 0.3)
     intake = bot.app[keys.DISPATCHER].intake.commit
     insert = intake._insert
-    slow = [0.06]
+    slow = [1.0]
 
     async def slow_once(batch: Any) -> Any:
         if slow:
@@ -165,25 +164,17 @@ async def test_nothing_is_lost_across_a_restart(wecom_settings: Settings, clock:
 
 
 async def test_a_turn_the_recovery_job_ran_during_a_long_queue_is_not_run_again(
-        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(intake_module, "STALE_QUEUE_SECONDS", -1.0)   # "waited long"
-    dispatcher = bot.app[keys.DISPATCHER]
-    process, runs = dispatcher.process, []
-
-    async def counted(accepted: Any) -> Any:
-        runs.append(accepted.event_id)
-        return await process(accepted)
-    monkeypatch.setattr(dispatcher, "process", counted)
-    tasks = bot.app[keys.DISPATCHER].intake.turns
+        bot: Bot) -> None:
+    turns = bot.app[keys.DISPATCHER].intake.turns
     held = 0
-    while not tasks._slots.locked():             # a burst: the turn waits for a slot
-        await tasks._slots.acquire()
+    while not turns._slots.locked():             # a burst: the turn waits for a slot
+        await turns._slots.acquire()
         held += 1
     assert (await bot.wecom.text(TEACHER, "帮助")).statuses == [200]
     bot.clock.advance(timedelta(seconds=31))
     assert await bot.app[keys.JOBS].replay_unprocessed() == 1
     for _ in range(held):
-        tasks._slots.release()
+        turns._slots.release()
     await bot.settle()
-    assert len(bot.fake.texts(TEACHER)) == 1
-    assert runs == [1]                           # the queued turn saw it done and stopped
+    assert len(bot.fake.texts(TEACHER)) == 1     # the queued turn found it done and stopped
+    assert await InboundEvent.filter(status="done").count() == 1

@@ -187,7 +187,7 @@ async def test_identical_messages_in_flight_on_two_replicas_are_both_shown(bot: 
     """Two replicas deliver the same words to one user at once: neither may be taken for a
     repeat of the other by WeCom's duplicate check."""
     await queue(bot, "您的申请已提交", "您的申请已提交")
-    claimed = await outbox.claim_due(bot.clock.now(), ["wecom"])
+    claimed = await outbox.claim_due(bot.clock.now(), ["wecom"], owner="test")
     assert len(claimed) == 2
     await asyncio.gather(*(bot.channel.send(m.user_id, m.payload) for m in claimed))
     assert bot.fake.texts(TEACHER) == ["您的申请已提交", "您的申请已提交"]

@@ -9,6 +9,9 @@ import pytest
 
 from bot.channels.wecom.directory_sync import DirectorySync, department_kind, role_of_tag
 from handlers import replies
+from storage.directory import DatabaseDirectory
+from storage.directory_file import parse_directory
+from storage.directory_store import apply_directory_file
 from storage.models import Department, OutboxMessage, Person
 from tests.bot.channels.wecom.conftest import Bot
 
@@ -77,24 +80,29 @@ async def test_sync_fills_departments_leaders_members_and_roles(org: Bot) -> Non
     assert teacher.roles_text == ",club_leader,teacher,"
     head = await Person.get(id="h_head")
     assert head.department_id == "3" and head.roles == ["cadre"]       # via the tag's party
-    assert (await Person.get(id="w_vice")).roles == ["staff"]          # no role tag: default
+    assert (await Person.get(id="w_vice")).roles == []                  # no role tag
+    assert "staff" in (await DatabaseDirectory().person("w_vice")).roles  # implied: not a student
     assert not (await Person.get(id="w_left")).active
 
 
-async def test_what_wecom_does_not_know_is_kept_and_leavers_are_deactivated(org: Bot) -> None:
-    await Department.create(id="2", name="旧名", kind="college", leader_id="vp_wu",
-                            source="file")
-    await Person.create(id="w_vice", name="吴副院长", department_id="2",
-                        roles=["teacher", "counselor"], roles_text=",teacher,counselor,")
-    await DirectorySync(org.channel.client).run()
-    lit = await Department.get(id="2")
-    assert (lit.name, lit.leader_id, lit.kind) == ("文学院", "vp_wu", "college")
-    assert (await Person.get(id="w_vice")).roles == ["teacher", "counselor"]
+async def test_what_the_file_gives_survives_every_sync_and_leavers_are_deactivated(
+        org: Bot) -> None:
+    school = parse_directory({
+        "departments": [{"name": "文学院", "leader": "w_pres", "aliases": ["人文学院"]}],
+        "users": [{"id": "w_vice", "roles": ["counselor"], "title": "辅导员"}]}, "school.toml")
+    await apply_directory_file(school)
+    directory = DatabaseDirectory()
+    for _ in range(2):
+        await DirectorySync(org.channel.client).run()
+        lit = await directory.department_named("人文学院")
+        assert (lit.id, lit.name, lit.head, lit.leader) == ("2", "文学院", "w_dean", "w_pres")
+        vice = await directory.person("w_vice")
+        assert {"counselor", "staff"} <= set(vice.roles) and vice.title == "辅导员"
     del org.fake.members["w_t1"]
     report = await DirectorySync(org.channel.client).run()
     assert report.deactivated == 1
     assert not (await Person.get(id="w_t1")).active
-    assert (await Person.get(id="zhang_t")).active        # the file's people are not touched
+    assert await directory.person("w_t1") is None
 
 
 async def test_an_unknown_user_is_looked_up_on_first_contact(org: Bot) -> None:

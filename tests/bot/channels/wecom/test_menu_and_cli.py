@@ -73,7 +73,7 @@ async def test_cli_directory_sync_and_menu(
     fake, env = wecom_process_env
     code, out, err = await campusbot(env, "directory", "sync")
     assert code == 0, err
-    assert "同步完成：4 个部门，6 位成员" in out and "中层干部、club_leader、教师" in out
+    assert "同步完成：4 个部门，6 位成员" in out and "中层干部、学生社团负责人、教师" in out
     assert "同步通讯录" in err and "11/11" in err          # the progress bar
     await init_db(database_url)
     try:

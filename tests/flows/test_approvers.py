@@ -1,0 +1,103 @@
+"""Approvers resolved by unit name against the school's own directory, and the fallback when
+the directory lacks someone."""
+
+from __future__ import annotations
+
+from flows.approvers import ApproverNotFound, resolve_approvers
+from flows.assignment import assign
+from flows.catalog import DEFAULT_CATALOG
+from flows.loader import parse_approver, read_flow_files
+from storage.directory import PersonInfo
+from storage.directory_file import parse_directory
+from storage.directory_snapshot import DirectorySnapshot, file_alone
+
+SCHOOL = {
+    "departments": [
+        {"id": "wxy", "name": "文学院", "kind": "college", "head": "1001", "leader": "0002"},
+        {"id": "rsc", "name": "人事处", "head": "2001", "leader": "0002",
+         "aliases": ["人力资源处"]},
+        {"id": "sjc", "name": "审计处", "head": "3001"},
+        {"id": "xld", "name": "校领导", "kind": "leadership", "head": "0001"},
+    ],
+    "users": [
+        {"id": "0001", "name": "钱校长", "department": "xld", "roles": ["school_leader"]},
+        {"id": "0002", "name": "吴副校长", "department": "xld", "roles": ["school_leader"]},
+        {"id": "1001", "name": "王院长", "department": "wxy", "roles": ["teacher", "cadre"]},
+        {"id": "1002", "name": "周老师", "department": "wxy", "roles": ["teacher"]},
+        {"id": "2001", "name": "郑处长", "department": "rsc", "roles": ["cadre"]},
+        {"id": "3001", "name": "孙处长", "department": "sjc", "roles": ["cadre"]},
+        {"id": "3002", "name": "审计员小李", "department": "sjc", "roles": ["audit_clerk"]},
+    ],
+}
+
+
+def school() -> DirectorySnapshot:
+    return file_alone(parse_directory(SCHOOL, "school.toml"))
+
+
+async def who(spec: str, applicant: str = "1002") -> list[str]:
+    directory = school()
+    approver = parse_approver(spec)
+    assert approver is not None
+    person = await directory.person(applicant)
+    assert person is not None
+    return [p.id for p in await resolve_approvers(approver, person, directory)]
+
+
+async def gap_of(spec: str, applicant: str = "1002") -> str:
+    try:
+        await who(spec, applicant)
+    except ApproverNotFound as exc:
+        return str(exc)
+    raise AssertionError(f"{spec} resolved")
+
+
+async def test_units_are_found_by_name_then_alias_whatever_their_ids() -> None:
+    assert await who("head_of:人事处") == ["2001"]
+    assert await who("head_of:人力资源处") == ["2001"]
+    assert await who("leader_in_charge_of:人事处") == ["0002"]
+    assert await who("department_head") == ["1001"]
+    assert await who("leader_in_charge") == ["0002"]
+    assert await who("role:audit_clerk") == ["3002"]
+
+
+async def test_nobody_approves_their_own_request() -> None:
+    assert await who("department_head", applicant="1001") == ["0002"]   # head → leader in charge
+    assert await who("leader_in_charge", applicant="0002") == ["0001"]  # a leader → 校长
+
+
+async def test_what_is_missing_is_said_in_words() -> None:
+    assert await gap_of("leader_in_charge_of:审计处") == "审计处：未设置分管校领导"
+    assert await gap_of("head_of:资产管理处") == "通讯录中没有名为“资产管理处”的部门"
+    assert await gap_of("role:it_support") == "没有人担任 IT运维（it_support）"
+    assert await gap_of("counselor") == "周老师没有登记辅导员"
+
+
+async def test_an_unresolvable_stage_goes_to_the_head_of_the_flows_unit() -> None:
+    definitions = {d.id: d for d in read_flow_files(DEFAULT_CATALOG)[0]}
+    directory = school()
+    teacher = await directory.person("1002")
+    budget = definitions["budget_audit"]                 # 审计处; 审计处 has no leader in charge
+    leader_stage = next(s for s in budget.stages if s.approver.form == "leader_in_charge_of")
+    assignment = await assign(budget, leader_stage, teacher, directory)
+    assert [p.id for p in assignment.people] == ["3001"] and assignment.via_fallback
+    assert assignment.standing_in() == "审计处：未设置分管校领导，暂由审计处负责人处理"
+
+
+async def test_nobody_at_all_leaves_the_stage_waiting() -> None:
+    definitions = {d.id: d for d in read_flow_files(DEFAULT_CATALOG)[0]}
+    repair = definitions["it_repair"]        # its unit 信息与公共实验管理中心 is not in this school
+    directory = school()
+    assignment = await assign(repair, repair.stages[0], await directory.person("1002"),
+                              directory)
+    assert assignment.nobody and assignment.gap is not None
+    assert assignment.fallback_gap is not None
+    assert "信息与公共实验管理中心" in assignment.fallback_gap.text()
+
+
+async def test_an_applicant_gone_from_the_directory_still_reaches_the_fallback() -> None:
+    definitions = {d.id: d for d in read_flow_files(DEFAULT_CATALOG)[0]}
+    leave = definitions["staff_leave"]                   # 人事处
+    ghost = PersonInfo("9999", "离职的人", None)
+    assignment = await assign(leave, leave.stages[0], ghost, school())
+    assert [p.id for p in assignment.people] == ["2001"] and assignment.via_fallback

@@ -25,7 +25,8 @@ async def bot_with_admin(settings_factory: Callable[..., Settings], clock: Fixed
                          database_url: str, fake_wecom: FakeWecom) -> AsyncIterator[Bot]:
     await wipe_database(database_url)
     settings = settings_factory(wecom=wecom_section(fake_wecom.url),  # type: ignore[attr-defined]
-                                simulator={"enabled": False}, admin={"users": [ADMIN]})
+                                simulator={"enabled": False}, admin={"users": [ADMIN]},
+                                directory={"allow_demo": True})
     app, client = await start_bot(settings, clock, fake_wecom)
     callbacks = WecomCallbacks(fake_wecom, str(client.make_url("/wecom/callback")),
                                token=TOKEN, encoding_aes_key=AES_KEY)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from math import ceil
 
 from flows.cards import leave_fields, leave_range
-from flows.definition import Followup
+from flows.definition import FlowDefinition, Followup
 from flows.reminders import Deadlines
 from flows.runtime import Runtime
 from flows.session import FlowSession
@@ -87,8 +87,8 @@ class Followups:
         await store.save_application(application)
 
     @staticmethod
-    def _shorten(application: Application, definition, leave: tuple[date, date],
-                 returned: date) -> str:
+    def _shorten(application: Application, definition: FlowDefinition,
+                 leave: tuple[date, date], returned: date) -> str:
         """Back before the leave ended: record the days actually taken."""
         first = leave[0]
         last = max(first, returned - timedelta(days=1))

@@ -23,6 +23,7 @@ from flows.cards import leave_range, recorded_leave
 from flows.definition import FlowDefinition, Stage
 from flows.runtime import Runtime
 from flows.turn import Turn
+from flows.workdays import WorkCalendar
 from storage import applications as store
 from storage.directory import PersonInfo
 from storage.models import Application, ApprovalTask, Reminder
@@ -62,7 +63,7 @@ class Deadlines:
         self.runtime = runtime
 
     @property
-    def calendar(self):
+    def calendar(self) -> WorkCalendar:
         return self.runtime.settings.calendar
 
     async def schedule_task(self, application: Application, task: ApprovalTask, stage: Stage,

@@ -42,21 +42,23 @@ class DirectoryWatch:
         generation = await self.directory.generation()
         if generation == self._seen_generation:
             return
-        self._seen_generation = generation
         await self.check()
         await self.retry_waiting()
+        self._seen_generation = generation   # only once done: a failure is retried next round
 
     async def apply_file_if_changed(self) -> bool:
         stamp = file_stamp(self.file)
         if stamp == self._stamp:
             return False
-        self._stamp = stamp
         try:
             file = read_directory_file(self.file)
         except DirectoryFileError as exc:
+            self._stamp = stamp   # said once; the next edit is read again
             log.error("directory file not applied, the previous one stays in force:\n%s", exc)
             return False
-        if not await apply_directory_file(file):
+        changed = await apply_directory_file(file)
+        self._stamp = stamp
+        if not changed:
             return False
         log.info("directory file %s changed and applied: %d departments, %d users", self.file,
                  len(file.departments), len(file.users))

@@ -122,8 +122,12 @@ class Jobs:
         return True
 
     async def watch_directory(self) -> None:
-        if self.directory_watch is not None:
+        if self.directory_watch is None:
+            return
+        try:
             await self.directory_watch.poll()
+        except Exception:  # the database away, say: the next round (30 s) tries again
+            log.exception("directory watch failed; tried again in 30 s")
 
     async def purge(self) -> None:
         removed = await inbound.purge_processed(self.clock.now() - inbound.RETENTION)

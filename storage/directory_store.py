@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from storage.directory import DepartmentInfo, PersonInfo
@@ -37,25 +38,28 @@ async def current_generation() -> int:
     return int(values[0]) if values else 0
 
 
+async def _ensure_state() -> None:
+    if await DirectoryState.exists(key=STATE_KEY):
+        return
+    try:
+        async with in_transaction():  # a savepoint inside the caller's transaction
+            await DirectoryState.create(key=STATE_KEY, generation=0, file_digest="",
+                                        updated_at=datetime.now(UTC))
+    except IntegrityError:
+        pass  # another process created it meanwhile
+
+
 async def bump_generation(*, file_digest: str | None = None) -> int:
-    """Count one change of the directory (call inside the transaction that makes it)."""
+    """Count one change of the directory (call inside the transaction that makes it); the
+    increment is done by the database, so changes made at once by two processes count twice."""
     global _local_changes
     _local_changes += 1
-    now = datetime.now(UTC)
-    row = await DirectoryState.get_or_none(key=STATE_KEY)
-    if row is None:
-        try:
-            async with in_transaction():
-                await DirectoryState.create(key=STATE_KEY, generation=1,
-                                            file_digest=file_digest or "", updated_at=now)
-            return 1
-        except IntegrityError:  # another process created it meanwhile
-            row = await DirectoryState.get(key=STATE_KEY)
-    values: dict[str, object] = {"updated_at": now}
+    await _ensure_state()
+    values: dict[str, object] = {"updated_at": datetime.now(UTC)}
     if file_digest is not None:
         values["file_digest"] = file_digest
-    await DirectoryState.filter(key=STATE_KEY).update(generation=row.generation + 1, **values)
-    return row.generation + 1
+    await DirectoryState.filter(key=STATE_KEY).update(generation=F("generation") + 1, **values)
+    return await current_generation()
 
 
 def entries_digest(file: DirectoryFile | None) -> str:
@@ -70,12 +74,14 @@ def entries_digest(file: DirectoryFile | None) -> str:
 async def apply_directory_file(file: DirectoryFile | None) -> bool:
     """Make the file's entries the ones in force (None: no file). True when anything changed."""
     digest = entries_digest(file)
-    state = await DirectoryState.get_or_none(key=STATE_KEY)
-    legacy = await Person.filter(source__in=LEGACY_FILE_SOURCES).exists() or \
-        await Department.filter(source__in=LEGACY_FILE_SOURCES).exists()
-    if state is not None and state.file_digest == digest and not legacy:
-        return False
+    await _ensure_state()
     async with in_transaction():
+        # one process at a time: replicas noticing the same edit apply it once
+        state = await DirectoryState.filter(key=STATE_KEY).select_for_update().first()
+        legacy = await Person.filter(source__in=LEGACY_FILE_SOURCES).exists() or \
+            await Department.filter(source__in=LEGACY_FILE_SOURCES).exists()
+        if state is not None and state.file_digest == digest and not legacy:
+            return False
         await Person.filter(source__in=LEGACY_FILE_SOURCES).delete()
         await Department.filter(source__in=LEGACY_FILE_SOURCES).delete()
         await DirectoryEntry.all().delete()

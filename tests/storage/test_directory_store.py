@@ -3,13 +3,15 @@ in-memory snapshot per process, rebuilt when any process changes the directory."
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp.test_utils import TestClient
 from tortoise import connections
 
 from storage.directory import DatabaseDirectory
 from storage.directory_file import parse_directory, read_directory_file
 from storage.directory_store import apply_directory_file, bump_generation, current_generation
-from storage.models import Person
+from storage.models import DirectoryEntry, Person
 
 
 async def test_lookups_come_from_memory_until_the_directory_changes(client: TestClient) -> None:
@@ -46,3 +48,13 @@ async def test_a_new_file_replaces_the_old_one_entirely(client: TestClient) -> N
     assert not await apply_directory_file(school)                  # the same content: no change
     assert await apply_directory_file(read_directory_file("demo"))
     assert await directory.person("t1") is None
+
+
+async def test_two_processes_applying_the_same_edit_apply_it_once(client: TestClient) -> None:
+    school = parse_directory({"users": [{"id": f"t{n}", "name": f"老师{n}"} for n in range(20)]},
+                             "school.toml")
+    before = await current_generation()
+    changed = await asyncio.gather(apply_directory_file(school), apply_directory_file(school))
+    assert sorted(changed) == [False, True]
+    assert await DirectoryEntry.all().count() == 20
+    assert await current_generation() == before + 1

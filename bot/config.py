@@ -61,6 +61,22 @@ class DialogSettings:
 
 
 @dataclass(frozen=True)
+class ApprovalSettings:
+    #: office hours of a working day: deadlines end at its close, reminders come within it
+    work_hours: str = "08:30-17:30"
+    #: no reminders in these hours ("" for none)
+    quiet_hours: str = "22:00-08:00"
+    #: school vacations (寒暑假), not counted as working days: "2027-01-18~2027-02-26, ..."
+    vacations: str = ""
+    #: for a year the holiday package does not know yet: extra holidays and 调休 working days
+    extra_holidays: str = ""
+    extra_workdays: str = ""
+    urge_interval_minutes: int = 60
+    report_back_grace_days: int = 3
+    reminder_check_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     enabled: bool = True
 
@@ -104,6 +120,7 @@ class Settings:
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     flows: FlowsSettings = field(default_factory=FlowsSettings)
     dialog: DialogSettings = field(default_factory=DialogSettings)
+    approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     wecom: WecomSettings = field(default_factory=WecomSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
@@ -144,6 +161,16 @@ def _check_hour(value: int) -> str | None:
     return None if 0 <= value <= 23 else "应为 0–23 的整点"
 
 
+def _check_calendar(kind: str, value: str) -> str | None:
+    from flows.workdays import CalendarError, parse_days, parse_hours
+
+    try:
+        parse_hours(value, "") if kind == "hours" else parse_days(value, "")
+    except CalendarError as exc:
+        return str(exc).lstrip(": ")
+    return None
+
+
 def _check_level(value: str) -> str | None:
     return None if value.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else (
         "应为 DEBUG、INFO、WARNING 或 ERROR")
@@ -155,6 +182,14 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("database", "url"): _check_url,
     ("dialog", "idle_timeout_minutes"): _check_positive,
     ("dialog", "report_back_hour"): _check_hour,
+    ("approvals", "work_hours"): lambda v: _check_calendar("hours", v),
+    ("approvals", "quiet_hours"): lambda v: _check_calendar("hours", v),
+    ("approvals", "vacations"): lambda v: _check_calendar("days", v),
+    ("approvals", "extra_holidays"): lambda v: _check_calendar("days", v),
+    ("approvals", "extra_workdays"): lambda v: _check_calendar("days", v),
+    ("approvals", "urge_interval_minutes"): _check_positive,
+    ("approvals", "report_back_grace_days"): _check_positive,
+    ("approvals", "reminder_check_seconds"): _check_positive,
     ("outbox", "max_attempts"): _check_positive,
     ("outbox", "per_user_per_minute"): _check_positive,
     ("outbox", "give_up_after_hours"): _check_positive,

@@ -16,10 +16,11 @@ from bot.clock import Clock
 from bot.directory_watch import DirectoryWatch
 from bot.dispatcher import Dispatcher
 from flows.engine import FlowEngine
-from flows.texts import back_word
+from flows.reminders import SUPERSEDES, split_kind, task_kind
 from flows.turn import Turn
 from storage import applications as store
 from storage import inbound
+from storage.models import Reminder
 
 log = logging.getLogger("campusbot.scheduler")
 
@@ -30,10 +31,12 @@ REPLAY_AFTER = timedelta(seconds=10)
 
 
 class Jobs:
-    def __init__(self, engine: FlowEngine, dispatcher: Dispatcher, clock: Clock) -> None:
+    def __init__(self, engine: FlowEngine, dispatcher: Dispatcher, clock: Clock,
+                 reminder_seconds: int = 30) -> None:
         self.engine = engine
         self.dispatcher = dispatcher
         self.clock = clock
+        self.reminder_seconds = reminder_seconds
         #: True in a `campusbot worker`: its turn runner takes every waiting event however old
         #: (also those a killed process left, and failed ones when their retry is due), so
         #: there is nothing to replay here.
@@ -53,28 +56,42 @@ class Jobs:
         return expired
 
     async def send_due_reminders(self) -> int:
+        """Send what is due, outside quiet hours. Each reminder row is claimed atomically in the
+        turn that writes its message, so two processes never send one twice; rows left by a
+        stopped process are simply due now. After a pause (quiet hours, a restart) a reminder
+        that a later one of the same task supersedes is skipped, and one person's reminders go
+        out as one message — nothing bursts."""
+        now = self.clock.now()
+        if self.engine.settings.calendar.is_quiet(now):
+            return 0
+        due = await store.due_reminders(now, limit=500)
+        by_user: dict[str, list[int]] = {}
+        for reminder in due:
+            by_user.setdefault(reminder.user_id, []).append(reminder.id)
+        superseded = superseded_ids(due)
         sent = 0
-        for reminder in await store.due_reminders(self.clock.now()):
-            async def remind(turn: Turn, reminder_id: int = reminder.id) -> None:
+        for ids in by_user.values():
+            async def remind(turn: Turn, ids: list[int] = ids) -> None:
                 nonlocal sent
-                if not await store.claim_reminder(reminder_id):
-                    return  # another process took it
-                row = await store.reminder_with_application(reminder_id)
-                text = self.reminder_text(row.kind, row.application)
-                if text:
-                    turn.push(row.user_id, text, dedupe_key=f"reminder:{reminder_id}")
+                texts: dict[str, list[str]] = {}
+                claimed = []
+                for reminder_id in ids:
+                    skip = reminder_id in superseded
+                    if not await store.claim_reminder(reminder_id,
+                                                      "skipped" if skip else "sent"):
+                        continue  # another process took it
+                    if skip:
+                        continue
+                    claimed.append(reminder_id)
+                    row = await store.reminder_with_application(reminder_id)
+                    for push in await self.engine.reminders.pushes(turn, row):
+                        texts.setdefault(push.to, []).append(push.text)
+                key = "reminder:" + ",".join(map(str, claimed))
+                for user, lines in texts.items():
+                    turn.push(user, "\n\n".join(lines), dedupe_key=f"{key}:{user}"[:255])
                     sent += 1
             await self.dispatcher.run_system_turn(remind)
         return sent
-
-    def reminder_text(self, kind: str, application: store.Application) -> str:
-        definition = self.engine.catalog.get(application.flow_id)
-        name = definition.name if definition else application.flow_id
-        if kind == "report_back":
-            return (f"您的《{name}》（#{application.id}）假期已到期。{back_word(definition)}"
-                    "后请回复“销假”完成销假；"
-                    "如需续假，请重新提交请假申请。")
-        return ""
 
     async def replay_unprocessed(self) -> int:
         """Run the waiting events nobody else will: those a dead process stored but never ran
@@ -118,13 +135,27 @@ class Jobs:
             log.info("purged %d processed inbound events", removed)
 
 
+def superseded_ids(due: list[Reminder]) -> set[int]:
+    """Due reminders made pointless by a later one of the same task also due (half time and
+    the last day after the deadline passed): only the latest is sent."""
+    kinds = {r.kind for r in due}
+    found = set()
+    for reminder in due:
+        name, task_id = split_kind(reminder.kind)
+        if task_id is not None and any(task_kind(later, task_id) in kinds
+                                       for later in SUPERSEDES.get(name, ())):
+            found.add(reminder.id)
+    return found
+
+
 def build_scheduler(jobs: Jobs, timezone: ZoneInfo) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=timezone,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     scheduler.add_job(jobs.expire_idle_dialogs, "interval", seconds=30, id="expire_dialogs")
-    scheduler.add_job(jobs.send_due_reminders, "interval", seconds=30, id="reminders")
+    scheduler.add_job(jobs.send_due_reminders, "interval", seconds=jobs.reminder_seconds,
+                      id="reminders")
     scheduler.add_job(jobs.replay_unprocessed, "interval", seconds=5, id="replay_inbound")
     scheduler.add_job(jobs.reload_flows, "interval", seconds=30, id="reload_flows")
     scheduler.add_job(jobs.watch_directory, "interval", seconds=30, id="watch_directory")

@@ -22,6 +22,7 @@ from flows.actions import ActionRegistry
 from flows.catalog import DEFAULT_CATALOG, Catalog
 from flows.engine import EngineSettings, FlowEngine
 from flows.search import GuideIndex
+from flows.workdays import WorkCalendar, parse_days, parse_hours
 from handlers.checks import actions as check_actions
 from handlers.router import Handlers
 from storage.directory import DatabaseDirectory
@@ -50,6 +51,19 @@ class Services:
 
 def action_registry() -> ActionRegistry:
     return ActionRegistry().merge(check_actions)
+
+
+def work_calendar(settings: Settings) -> WorkCalendar:
+    """Working days and hours as configured in [approvals] (validated when settings load)."""
+    config = settings.approvals
+    hours = parse_hours(config.work_hours, "approvals.work_hours")
+    assert hours is not None
+    return WorkCalendar(
+        settings.zone, work_start=hours[0], work_end=hours[1],
+        vacations=parse_days(config.vacations, "approvals.vacations"),
+        extra_holidays=parse_days(config.extra_holidays, "approvals.extra_holidays"),
+        extra_workdays=parse_days(config.extra_workdays, "approvals.extra_workdays"),
+        quiet=parse_hours(config.quiet_hours, "approvals.quiet_hours"))
 
 
 def catalog_path(settings: Settings) -> Path:
@@ -93,7 +107,10 @@ async def build_services(settings: Settings, clock: Clock,
     catalog = await Catalog.load(catalog_path(settings), actions, overrides_path(settings))
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
-        report_back_hour=settings.dialog.report_back_hour, admins=settings.admin.users))
+        report_back_hour=settings.dialog.report_back_hour, admins=settings.admin.users,
+        calendar=work_calendar(settings),
+        urge_interval=timedelta(minutes=settings.approvals.urge_interval_minutes),
+        report_back_grace_days=settings.approvals.report_back_grace_days))
     channels: dict[str, Channel] = {}
     if settings.simulator.enabled:
         channels["sim"] = SimulatorChannel()
@@ -114,7 +131,8 @@ async def build_services(settings: Settings, clock: Clock,
                             sender.wake, user_lookups, run_turns=settings.server.run_turns,
                             turn_slots=settings.database.parallel_turns())
     sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
-    jobs = Jobs(engine, dispatcher, clock)
+    jobs = Jobs(engine, dispatcher, clock,
+                reminder_seconds=settings.approvals.reminder_check_seconds)
     jobs.directory_watch = DirectoryWatch(settings.directory.file, engine, dispatcher, directory)
     return Services(engine=engine, dispatcher=dispatcher, sender=sender, jobs=jobs,
                     channels=channels, directory=directory, flowcharts=flowcharts)

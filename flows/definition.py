@@ -26,7 +26,8 @@ FIELD_TYPES = (
     "email", "attachment", "plate",
 )
 STAGE_KINDS = {"approve": "审批", "handle": "办理", "acknowledge": "签收"}
-APPROVAL_MODES = {"any": "或签", "all": "会签"}
+APPROVAL_MODES = {"any": "或签", "all": "会签", "sequence": "依次", "single": "单人"}
+CC_POINTS = {"submit": "提交时", "end": "办结时"}
 FOLLOWUP_KINDS = {"report_back": "销假", "rate": "评价"}
 APPROVER_FORMS = (
     "department_head", "head_of:<部门名称>", "leader_in_charge", "leader_in_charge_of:<部门名称>",
@@ -81,6 +82,9 @@ class Field:
     not_after: str = ""
     max_days: int | None = None
     check: str = ""
+    #: shown to approvers only (not to CC recipients, not in lists): always, or when this holds
+    sensitive: bool = False
+    sensitive_when: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,17 @@ class Stage:
     unit: str = ""
     time_limit_days: float | None = None
     card_facts: tuple[str, ...] = ()
+    #: 转交 and 加签 may go to students too (never the applicant)
+    transfer_to_students: bool = False
+
+
+@dataclass(frozen=True)
+class CarbonCopyRule:
+    """抄送: who is told about an application (approver specs), at submission or at the end."""
+
+    to: tuple[Approver, ...]
+    at: str = "end"
+    when: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +177,7 @@ class FlowDefinition:
     booking: Booking | None = None
     outcomes: Outcomes = field(default_factory=Outcomes)
     source: Path | None = None
+    cc: tuple[CarbonCopyRule, ...] = ()
     #: who gets a stage whose approver the directory cannot give (default: the unit's head)
     fallback: Approver | None = None
     #: identifies the definition by content (see loader.document_digest)

@@ -67,7 +67,12 @@ class Dialog:
         """A question or the confirmation was entered: ask it."""
         if session.state == CONFIRM:
             route, problem = await self.approvals.route_preview(session)
-            turn.reply(summary(session, route, problem))
+            text = summary(session, route, problem)
+            warnings = await self.approvals.overlap_warnings(application, session.definition,
+                                                             session.form)
+            if warnings:
+                text += "\n⚠ " + "\n⚠ ".join(warnings) + "\n（仍可提交，审批人也会看到这条提醒）"
+            turn.reply(text)
             return ""
         item = session.current_field()
         assert item is not None
@@ -229,7 +234,10 @@ class Dialog:
         application.submitted_at = turn.now
         application.expires_at = None
         conversation.active_application_id = None
-        next_step = await self.runtime.fire(turn, application, session, "submit") or ""
+        trigger = "submit"
+        if application.meta.get("returned"):  # 退回修改: continue the chain where it was
+            trigger = self.approvals.resubmit_trigger(application, session)
+        next_step = await self.runtime.fire(turn, application, session, trigger) or ""
         limit = definition.time_limit_days
         limit_text = f"办结时限 {days_text(limit)} 个工作日。" if limit else ""
         turn.reply(f"已提交《{definition.name}》，编号 #{application.id}。{next_step}{limit_text}\n"
@@ -259,6 +267,13 @@ class Dialog:
         definition = await self.runtime.definition_for(application)
         if definition is None or application.status != "filling":
             return False
+        if application.meta.get("returned"):  # being fixed after 退回修改: keep it, waiting
+            application.status, application.expires_at = "returned", None
+            turn.push(application.applicant_id,
+                      f"您修改中的《{definition.name}》（#{application.id}）已保存，"
+                      f"需要时回复“修改申请 {application.id}”继续。")
+            await store.save_application(application)
+            return True
         session = await self.runtime.session_for(application, definition)
         if await self.runtime.fire(turn, application, session, "expire") is None:
             return False

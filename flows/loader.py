@@ -15,6 +15,7 @@ from flows.conditions import Condition, ConditionError, parse_condition
 from flows.definition import (
     APPROVAL_MODES,
     APPROVER_FORMS,
+    CC_POINTS,
     FIELD_TYPES,
     FOLLOWUP_KINDS,
     KIND_LABELS,
@@ -22,6 +23,7 @@ from flows.definition import (
     STATUS_LABELS,
     Approver,
     Booking,
+    CarbonCopyRule,
     Contact,
     Field,
     FlowDefinition,
@@ -44,15 +46,16 @@ _CONTACT_KEYS = {"unit", "section", "post", "person", "address", "phone", "email
 _STEP_KEYS = {"title", "stage", "actor", "unit", "materials", "notes", "time_limit_days"}
 _FIELD_KEYS = {"key", "label", "type", "example", "required", "hint", "when", "options",
                "multiple", "min", "max", "integer", "unit", "min_length", "max_length", "pattern",
-               "pattern_hint", "not_before", "not_after", "max_days", "check"}
+               "pattern_hint", "not_before", "not_after", "max_days", "check", "sensitive"}
 _STAGE_KEYS = {"id", "name", "approver", "kind", "mode", "when", "unit", "time_limit_days",
-               "card_facts"}
+               "card_facts", "transfer_to_students"}
+_CC_KEYS = {"to", "at", "when"}
 _FOLLOWUP_KEYS = {"id", "kind", "name", "start_field", "days_field", "range_field"}
 _PLATFORM_KEYS = {"url", "login", "can_do"}
 _BOOKING_KEYS = {"resource_field", "date_field", "slot_field"}
 _OUTCOME_KEYS = {"submitted", "completed", "rejected"}
 _TOP_KEYS = {"flow", "contact", "steps", "fields", "stages", "followups", "platform", "booking",
-             "outcomes"}
+             "outcomes", "cc"}
 _RELATIVE_DAY_BOUNDS = ("", "today", "tomorrow", "yesterday")
 
 
@@ -203,6 +206,7 @@ def _read_field(reader: _Reader, index: int, raw: dict[str, Any]) -> Field | Non
         if value not in _RELATIVE_DAY_BOUNDS:
             item.problem(bound, f"应为 {', '.join(b for b in _RELATIVE_DAY_BOUNDS if b)} 之一")
     max_days = item.number("max_days")
+    sensitive, sensitive_when = _read_sensitive(item)
     result = Field(
         key=key, label=item.text("label"), type=field_type, example=item.text("example"),
         required=item.flag("required", True), hint=item.text("hint", required=False),
@@ -215,8 +219,43 @@ def _read_field(reader: _Reader, index: int, raw: dict[str, Any]) -> Field | Non
         not_after=item.text("not_after", required=False),
         max_days=int(max_days) if max_days is not None else None,
         check=item.text("check", required=False),
+        sensitive=sensitive, sensitive_when=sensitive_when,
     )
     return result if key and field_type in FIELD_TYPES else None
+
+
+def _read_sensitive(item: _Reader) -> tuple[bool, Condition | None]:
+    """`sensitive = true`, or a condition such as `sensitive = "leave_type == '病假'"`."""
+    value = item.table.get("sensitive")
+    if value is None or isinstance(value, bool):
+        return bool(value), None
+    if isinstance(value, str):
+        condition = item.condition("sensitive")
+        return condition is not None, condition
+    item.problem("sensitive", "应为 true/false，或一个条件")
+    return False, None
+
+
+def _read_cc(reader: _Reader, index: int, raw: dict[str, Any]) -> CarbonCopyRule | None:
+    item = _Reader(reader.problems, reader.file, f"cc[{index}]", raw, _CC_KEYS)
+    value = item.table.get("to")
+    specs = [value] if isinstance(value, str) else value
+    if not isinstance(specs, list) or not specs or not all(isinstance(v, str) for v in specs):
+        item.problem("to", "应为审批人写法或其列表，例如 \"role:hr_clerk\" 或 [\"user:hr_chen\"]")
+        return None
+    approvers = []
+    for spec in specs:
+        approver = parse_approver(spec)
+        if approver is None:
+            item.problem("to", f"无法识别的抄送对象 {spec!r}（可用：{', '.join(APPROVER_FORMS)}）")
+        else:
+            approvers.append(approver)
+    at = item.text("at", required=False, default="end")
+    if at not in CC_POINTS:
+        item.problem("at", f"应为 {', '.join(CC_POINTS)} 之一")
+    if not approvers or at not in CC_POINTS:
+        return None
+    return CarbonCopyRule(to=tuple(approvers), at=at, when=item.condition("when"))
 
 
 def _read_stage(reader: _Reader, index: int, raw: dict[str, Any]) -> Stage | None:
@@ -236,7 +275,8 @@ def _read_stage(reader: _Reader, index: int, raw: dict[str, Any]) -> Stage | Non
         return None
     return Stage(id=stage_id, name=item.text("name"), approver=approver, kind=kind, mode=mode,
                  when=item.condition("when"), unit=item.text("unit", required=False),
-                 time_limit_days=item.number("time_limit_days"), card_facts=card_facts)
+                 time_limit_days=item.number("time_limit_days"), card_facts=card_facts,
+                 transfer_to_students=item.flag("transfer_to_students", False))
 
 
 def _read_followup(reader: _Reader, index: int, raw: dict[str, Any]) -> Followup | None:
@@ -312,6 +352,7 @@ def parse_flow(path: Path, document: dict[str, Any],
     stages = [s for i, raw in enumerate(top.tables("stages")) if (s := _read_stage(top, i, raw))]
     followups = [followup for i, raw in enumerate(top.tables("followups"))
                  if (followup := _read_followup(top, i, raw))]
+    cc = [rule for i, raw in enumerate(top.tables("cc")) if (rule := _read_cc(top, i, raw))]
 
     platform = None
     platform_reader = top.sub("platform", _PLATFORM_KEYS, required=is_platform)
@@ -350,7 +391,7 @@ def parse_flow(path: Path, document: dict[str, Any],
         steps=tuple(steps), fields=tuple(fields), stages=tuple(stages),
         followups=tuple(followups), checks=flow.texts("checks"), platform=platform,
         booking=booking, outcomes=outcomes, source=path, fallback=fallback,
-        digest=document_digest(document),
+        digest=document_digest(document), cc=tuple(cc),
     )
 
 

@@ -45,7 +45,7 @@ class _TransitionsChatterToDebug(logging.Filter):
 logging.getLogger("transitions.core").addFilter(_TransitionsChatterToDebug())
 
 TRIGGERS = ("start", "answer", "back", "edit", "submit", "approve", "reject", "followup_done",
-            "cancel", "withdraw", "expire")
+            "cancel", "withdraw", "expire", "return", "resubmit")
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,17 @@ def flow_edges(definition: FlowDefinition) -> list[Edge]:
             edges.append(Edge("approve", source, dest))
         edges.append(Edge("reject", source, REJECTED))
         edges.append(Edge("withdraw", source, WITHDRAWN))
+        # 退回修改: back to the answers to fix; resubmitting continues where it was
+        for dest in [*reachable_asks, CONFIRM]:
+            edges.append(Edge("return", source, dest))
+    for dest in after_confirm:
+        edges.append(Edge("resubmit", CONFIRM, dest))
+    for source in [*reachable_asks, CONFIRM]:
+        edges.append(Edge("withdraw", source, WITHDRAWN))  # a returned application
     for index, source in enumerate(followups):
         for dest in [*followups[index + 1 :], COMPLETED]:
             edges.append(Edge("followup_done", source, dest))
+        edges.append(Edge("withdraw", source, WITHDRAWN))  # a leave that has not started
     for source in [NEW, *reachable_asks, CONFIRM]:
         edges.append(Edge("cancel", source, CANCELLED))
         edges.append(Edge("expire", source, EXPIRED))
@@ -141,6 +149,8 @@ _PICKERS: dict[str, Callable[[FlowSession], str | None]] = {
     "answer": _next_dialog,
     "back": _previous_dialog,
     "edit": _edit_target,
+    "return": _edit_target,
+    "resubmit": _edit_target,
     "submit": _after_current,
     "approve": _after_current,
     "followup_done": _after_current,

@@ -36,6 +36,8 @@ class Card:
     buttons: tuple[Button, ...]
     source: str = "网上办事大厅"
     application_id: int | None = None
+    #: files the approver can open from the card: {"name", "url", "media_id"} (WeCom media)
+    attachments: tuple[dict[str, str], ...] = ()
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -43,20 +45,33 @@ class Card:
             "subtitle": self.subtitle, "facts": [list(f) for f in self.facts],
             "buttons": [{"key": b.key, "text": b.text, "style": b.style} for b in self.buttons],
             "source": self.source, "application_id": self.application_id,
+            "attachments": [dict(a) for a in self.attachments],
         }
+
+
+#: what happened to a card, in neutral terms, so channels can colour it (已驳回 ≠ 已同意)
+Outcome = Literal["approved", "rejected", "transferred", "withdrawn", "returned", "added",
+                  "closed", "waiting", ""]
 
 
 @dataclass(frozen=True)
 class CardUpdate:
-    """Show a decided card's final state to everyone who received a card of the same group."""
+    """Show a decided card's final state to everyone who received a card of the same group.
+
+    `status` is the words on the card (已驳回（李院长 11-26 09:12）); `outcome` says what it was
+    in neutral terms; `reason` is a rejection's or return's reason, shown apart from the status.
+    """
 
     card_key: str
     status: str
     recipients: tuple[str, ...] = field(default=())
+    outcome: Outcome = ""
+    reason: str = ""
 
     def payload(self) -> dict[str, Any]:
         return {"type": "card_update", "card_key": self.card_key, "status": self.status,
-                "recipients": list(self.recipients)}
+                "recipients": list(self.recipients), "outcome": self.outcome,
+                "reason": self.reason}
 
 
 @dataclass(frozen=True)

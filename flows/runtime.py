@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flows.actions import ActionRegistry
 from flows.approvers import effective_roles
@@ -22,11 +23,13 @@ from flows.machine import FlowMachines
 from flows.session import CONFIRM, NEW, Applicant, FlowSession
 from flows.texts import COMPLETED_BY_KIND
 from flows.turn import Turn
+from flows.workdays import WorkCalendar
 from storage import applications as store
 from storage.directory import Directory, PersonInfo
 from storage.models import Application
 
 log = logging.getLogger("campusbot.flows")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 #: called with the state just entered; returns what happens next, for the acting user
 Entered = Callable[[Turn, Application, FlowSession], Awaitable[str]]
@@ -36,6 +39,11 @@ Entered = Callable[[Turn, Application, FlowSession], Awaitable[str]]
 class EngineSettings:
     idle_timeout: timedelta = timedelta(minutes=30)
     report_back_hour: int = 17
+    calendar: WorkCalendar = field(default_factory=lambda: WorkCalendar(SHANGHAI))
+    #: 催办 reaches the approvers at most this often per application
+    urge_interval: timedelta = timedelta(hours=1)
+    #: no 销假 this many working days after the leave: a reminder, a day later the approvers
+    report_back_grace_days: int = 3
     #: told when the directory cannot give a stage its approver ([admin] users)
     admins: tuple[str, ...] = ()
 
@@ -92,7 +100,8 @@ class Runtime:
         for name, source, dest in session.transitions_done:
             await store.append_audit(application, at=turn.now, actor_id=turn.user.id,
                                      action=name, from_state=source, to_state=dest,
-                                     detail=detail or {})
+                                     detail=detail or {}, channel=turn.channel,
+                                     comment=str((detail or {}).get("comment", "")))
         log.info("flow=%s application=%s user=%s %s: %s",
                  session.definition.id, application.id, turn.user.id, trigger, session.state)
         assert self.entered is not None, "the engine sets the entered-state handler"

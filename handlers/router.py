@@ -3,10 +3,11 @@
 Order (first match wins):
 1. card taps → approvals;  platform events (enter, menu) → greetings and menus;
 2. an answer the bot is waiting for (驳回理由, 转交对象, a numbered choice);
-3. commands that never break a dialog: 我的申请, 待办, 继续;
+3. commands that never break a dialog: 我的申请, 待办, 更多, 查看 N, 超时, 继续;
 4. the application being filled in → the flow engine;
-5. commands: 帮助, 办理/详情/联系方式/流程图 (of the process last shown), 我要办理, 销假, 撤回 N,
-   同意/驳回 N, a service rating (5分, 五星, 很满意, with a comment);
+5. commands: 帮助, 办理/详情/联系方式/流程图 (of the process last shown), 我要办理, 销假, the
+   approval actions of handlers/approvals.py (同意/驳回/转交/加签/退回修改 N, 撤回, 催办, 留言,
+   修改申请, delegation), a service rating (5分, 五星, 很满意, with a comment);
 6. a dialog command with nothing open (确认, 修改 3), small talk (你好, 谢谢, 😀): one line;
 7. everything else → the service guide (questions, or an intent to apply).
 """
@@ -28,7 +29,7 @@ from storage.models import Application, Conversation
 
 log = logging.getLogger("campusbot.handlers")
 
-_WITHDRAW = re.compile(r"^撤回\s*#?(\d+)$")
+_VIEW = re.compile(r"^(?:查看|详情|进度)\s*#?(\d+)$")
 _REPORT_BACK = re.compile(r"^销假\s*#?(\d*)$")
 _APPLY_BY_NAME = re.compile(r"^(?:办理|申请|我要办理|我要申请)\s*[《“]?(.+?)[》”]?$")
 MENU_EVENTS = {"menu_guide": "办事指南", "menu_apply": "我要办理", "menu_mine": "我的申请",
@@ -92,13 +93,8 @@ class Handlers:
         if await self._pending_choice(turn, conversation, text):
             return
         active = await self._active(turn, conversation)
-        if text in ("我的申请", "我的办件", "查进度", "进度"):
-            turn.reply(await status.my_applications(turn, self.engine.catalog,
-                                                    self.engine.directory))
-            await self._remind_dialog(turn, conversation, active)
-            return
-        if text in ("待办", "待审批", "我的待办"):
-            turn.reply(await status.my_tasks(turn, self.engine.catalog, self.engine.directory))
+        if reply := await self._status(turn, conversation, text):
+            turn.reply(reply)
             await self._remind_dialog(turn, conversation, active)
             return
         if active is not None:
@@ -115,6 +111,20 @@ class Handlers:
             turn.reply("收到文件。需要提交材料时，请先开始办理相应事项，在问到材料时再发送。")
             return
         await self._command(turn, conversation, text)
+
+    async def _status(self, turn: Turn, conversation: Conversation, text: str) -> str:
+        engine = self.engine
+        if text in ("我的申请", "我的办件", "查进度", "进度"):
+            return await status.my_applications(turn, engine, conversation)
+        if text in ("待办", "待审批", "我的待办"):
+            return await status.my_tasks(turn, engine, conversation)
+        if text in status.MORE_WORDS and (conversation.pending or {}).get("kind") == "more":
+            return await status.more(turn, engine, conversation)
+        if text in ("超时", "超期", "逾期", "超时事项"):
+            return await status.overdue(turn, engine)
+        if match := _VIEW.match(text):
+            return await status.view(turn, engine, int(match.group(1)))
+        return ""
 
     async def _remind_dialog(self, turn: Turn, conversation: Conversation,
                              active: Application | None = None) -> None:
@@ -139,12 +149,6 @@ class Handlers:
             await start_flow(self.engine, turn, conversation, by_name)
         elif match := _REPORT_BACK.match(text):
             await self._report_back(turn, match.group(1))
-        elif match := _WITHDRAW.match(text):
-            application = await store.get_application(int(match.group(1)))
-            if application is None or application.applicant_id != turn.user.id:
-                turn.reply(f"没有找到您的申请 #{match.group(1)}。回复“我的申请”查看编号。")
-            else:
-                await self.engine.withdraw(turn, application)
         elif not await self._decision_or_rating(turn, conversation, text):
             line = replies.nothing_to_act_on(text) or replies.small_talk(text)
             if line is not None:
@@ -154,7 +158,7 @@ class Handlers:
 
     async def _decision_or_rating(self, turn: Turn, conversation: Conversation,
                                   text: str) -> bool:
-        if await approvals.on_text_decision(self.engine, turn, conversation, text):
+        if await approvals.on_text(self.engine, turn, conversation, text):
             return True
         rating = parse_rating(text)
         if rating is None:

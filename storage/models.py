@@ -82,6 +82,16 @@ class ApprovalTask(Model):
     response_code = fields.CharField(max_length=256, null=True)
     created_at = fields.DatetimeField()
     decided_at = fields.DatetimeField(null=True)
+    #: one approver's part of a stage: a transfer or 加签 continues the same slot
+    slot = fields.IntField(default=0)
+    #: order within the stage (依次): a slot acts once every earlier position is done
+    position = fields.IntField(default=0)
+    #: tasks of earlier rounds (before a 退回修改) no longer count
+    round = fields.IntField(default=0)
+    #: the approver this card was meant for, when it went to their delegate
+    delegated_from = fields.CharField(max_length=64, null=True)
+    #: 办结时限 of this task, counted in working days
+    due_at = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "approval_tasks"
@@ -162,6 +172,8 @@ class AuditEntry(Model):
     from_state = fields.CharField(max_length=96, default="")
     to_state = fields.CharField(max_length=96, default="")
     detail: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    channel = fields.CharField(max_length=16, default="")
+    comment = fields.TextField(default="")
 
     class Meta:
         table = "audit_log"
@@ -182,6 +194,39 @@ class Reminder(Model):
     class Meta:
         table = "reminders"
         unique_together = (("application", "kind"),)
+
+
+class Delegation(Model):
+    """An approver away for some days: new cards go to the delegate meanwhile."""
+
+    id = fields.IntField(primary_key=True)
+    principal_id = fields.CharField(max_length=64, db_index=True)
+    delegate_id = fields.CharField(max_length=64)
+    starts_on = fields.DateField()
+    ends_on = fields.DateField()
+    reason = fields.TextField(default="")
+    source = fields.CharField(max_length=16, default="chat")
+    created_by = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    cancelled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "delegations"
+
+
+class CarbonCopy(Model):
+    """Someone told about an application (抄送), at submission or at the end."""
+
+    id = fields.IntField(primary_key=True)
+    application: fields.ForeignKeyRelation[Application] = fields.ForeignKeyField(
+        "models.Application", related_name="carbon_copies")
+    user_id = fields.CharField(max_length=64, db_index=True)
+    point = fields.CharField(max_length=16)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "carbon_copies"
+        unique_together = (("application", "user_id", "point"),)
 
 
 class Booking(Model):

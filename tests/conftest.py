@@ -40,6 +40,7 @@ async def wipe_database(url: str) -> None:
 
     await init_db(url)
     tables = ["outbox", "inbound_events", "audit_log", "reminders", "bookings", "approval_tasks",
+              "delegations", "carbon_copies",
               "applications", "conversations", "users", "departments", "api_tokens",
               "assignment_issues", "directory_entries", "directory_state", "flow_definitions"]
     await connections.get("default").execute_script(

@@ -119,3 +119,28 @@ def test_render_unsupported_extension_is_refused(tmp_path: Path, output: str,
 def test_render_needs_an_output_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["flows", "render", CATALOG[0].name, "--catalog", CATALOG_DIR]) == 2
     assert "请用 -o 指定输出文件" in capsys.readouterr().err
+
+
+def test_an_administrator_sets_lists_and_ends_a_delegation(tmp_path, capsys) -> None:
+    from bot.cli import main
+
+    env = {"CAMPUSBOT_DATABASE__URL": f"sqlite://{tmp_path}/db.sqlite3"}
+    import os
+
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        assert main(["delegate", "set", "li_dean", "stu_liu", "2026-12-01", "2026-12-05"]) == 1
+        assert "学生" in capsys.readouterr().err
+        assert main(["delegate", "set", "li_dean", "lit_vdean", "2026-12-01", "2099-12-05",
+                     "--reason", "出差"]) == 0
+        assert main(["delegate", "list", "li_dean"]) == 0
+        assert "li_dean → lit_vdean" in capsys.readouterr().out
+        assert main(["delegate", "cancel", "li_dean"]) == 0
+        assert "已取消 1 项代理" in capsys.readouterr().out
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -98,8 +98,9 @@ async def test_submit_names_the_next_approver_and_sends_a_card(sim: Sim) -> None
     assert "已提交" in submitted and "李院长" in submitted
     card = await sim.card_for(HEAD)
     assert card["title"] == "张老师的教职工请销假审批"
-    assert [b["text"] for b in card["buttons"]] == ["同意", "驳回", "转交"]
+    assert [b["text"] for b in card["buttons"]] == ["同意", "驳回", "退回修改", "转交", "加签"]
     assert ["请假类型", "病假"] in card["facts"]
+    assert ["请假时间", "11月27日–11月28日，2天"] in card["facts"]
 
 
 async def test_approval_tells_the_teacher(sim: Sim) -> None:
@@ -163,6 +164,7 @@ async def test_report_back_after_the_leave_ends(sim: Sim) -> None:
     card = await sim.card_for(HEAD)
     await sim.tap(HEAD, card["card_key"], "approve")
     await sim.inbox(TEACHER)
+    sim.advance(days=2)                                  # back on Saturday, after the leave
     closed = await sim.text(TEACHER, "销假")
     assert "已销假" in closed
     assert "已批准" in await sim.text(TEACHER, "我的申请")

@@ -33,6 +33,7 @@ async def test_a_transfer_is_explained_before_its_card_arrives(sim: Sim) -> None
     task = await ApprovalTask.get(application_id=application.id, status="pending")
     await sim.tap(task.approver_id, task.card_key, "transfer")
     await sim.say(task.approver_id, "蒋副院长")
+    await sim.say(task.approver_id, "本周出差，请蒋副院长代为审批")   # a transfer needs a reason
     arrived = await sim.inbox("lit_vdean")
     kinds = [m["type"] for m in arrived]
     assert kinds.index("text") < kinds.index("card")

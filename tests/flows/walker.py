@@ -4,11 +4,12 @@ with the field's own example, then each approver acts on the card they received.
 from __future__ import annotations
 
 from flows.approvers import effective_roles
+from flows.cards import leave_range
 from flows.catalog import may_apply
 from flows.definition import FlowDefinition
 from storage.directory import DatabaseDirectory, PersonInfo
 from storage.models import Application, ApprovalTask, Conversation
-from tests.conftest import Sim
+from tests.conftest import SHANGHAI, Sim
 
 MAX_TURNS = 40
 
@@ -73,6 +74,10 @@ async def approve_all(sim: Sim, definition: FlowDefinition,
             return application
         if application.status == "followup":
             word = "销假" if application.state == "followup_report_back" else "5"
+            leave = leave_range(definition, application.form)
+            today = sim.clock.now().astimezone(SHANGHAI).date()
+            if word == "销假" and leave is not None and leave[0] > today:
+                sim.advance(days=(leave[0] - today).days)  # 销假 once the leave has started
             await sim.say(application.applicant_id, word)
             continue
         tasks = await pending_tasks(application.id)

@@ -58,6 +58,15 @@ def template_card(card: dict[str, Any]) -> dict[str, Any]:
             listed.append({"keyname": name, "value": fit(value, VALUE_MAX)})
         else:
             moved.append(f"{name}：{value}")
+    for attachment in card.get("attachments") or []:
+        # a file the approver opens from the card: WeCom media (type 2) or a link (type 1)
+        name = fit(str(attachment.get("name") or "附件"), VALUE_MAX)
+        if attachment.get("media_id") and len(listed) < FACTS_MAX:
+            listed.append({"keyname": "附件", "value": name, "type": 2,
+                           "media_id": str(attachment["media_id"])})
+        elif attachment.get("url") and len(listed) < FACTS_MAX:
+            listed.append({"keyname": "附件", "value": name, "type": 1,
+                           "url": str(attachment["url"])})
     sub_title = "\n".join(part for part in (str(card.get("subtitle") or ""), *moved) if part)
     result: dict[str, Any] = {
         "card_type": "button_interaction",

@@ -44,7 +44,7 @@ async def test_leave_request_and_approval_through_wecom(bot: Bot) -> None:
     card = only_card(bot, HEAD)
     body = card.card
     assert body["main_title"]["title"] == "张老师的教职工请销假审批"
-    assert [b["text"] for b in body["button_list"]] == ["同意", "驳回", "转交"]
+    assert [b["text"] for b in body["button_list"]] == ["同意", "驳回", "退回修改", "转交", "加签"]
     assert {"keyname": "请假类型", "value": "病假"} in body["horizontal_content_list"]
     assert "是否离开本市：否" in body["sub_title_text"]     # a 6-character label, kept whole
 
@@ -138,6 +138,8 @@ async def test_transfer_sends_a_new_card_and_closes_the_old_one(bot: Bot) -> Non
     await bot.wecom.tap(HEAD, card.task_id, "transfer")
     await bot.settle()
     await bot.say(HEAD, "陈处长")
+    assert "理由" in bot.fake.texts(HEAD)[-1]            # a transfer needs a reason
+    await bot.say(HEAD, "人事处负责此类请假")
     assert card.replaced[HEAD] == "已转交给陈处长"
     new_card = only_card(bot, HR_HEAD)
     await bot.wecom.tap(HR_HEAD, new_card.task_id, "approve")
@@ -237,3 +239,16 @@ async def test_a_decision_updates_the_card_of_every_recipient(two_it_support: Bo
     await bot.wecom.tap("it_xu", xu.task_id, "approve", late=True)
     await bot.settle()
     assert "（马工，11月26日 09:00）" in bot.fake.texts("it_xu")[-1]
+
+
+async def test_the_approver_opens_an_attachment_from_the_card(bot: Bot) -> None:
+    for answer in ("我要报修电脑", "行政楼 305 室", "网络", "办公室有线网络连不上，网线灯不亮"):
+        await bot.say(TEACHER, answer)
+    await bot.wecom.image(TEACHER)
+    await bot.settle()
+    for answer in ("13800000000", "无", "确认"):
+        await bot.say(TEACHER, answer)
+    card = only_card(bot, "it_xu")
+    files = [item for item in card.card["horizontal_content_list"] if item.get("type") == 2]
+    assert files == [{"keyname": "附件", "value": "图片", "type": 2, "media_id": "img-media-1"}]
+    assert any("附件" in text for text in bot.fake.texts("it_xu"))   # and under the card

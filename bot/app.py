@@ -1,4 +1,7 @@
-"""The composition root: create_app(settings) wires every part into one aiohttp application."""
+"""The composition root: create_app(settings) wires every part into one aiohttp application.
+
+Channels come from the registry (bot/channels): each enabled one adds its inbound side here
+(routes or connections) and its outbound side in the services."""
 
 from __future__ import annotations
 
@@ -7,10 +10,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot import keys
+from bot import channels, keys
 from bot.background import background_work, settle_memory
 from bot.channels import simulator
-from bot.channels.wecom import callback as wecom_callback
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.services import build_services, load_directory
@@ -40,10 +42,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_services)
     if background:
         app.cleanup_ctx.append(_background)
-    if settings.simulator.enabled:
-        simulator.register(app)
-    if settings.wecom.enabled:
-        wecom_callback.register(app)
+    for plugin in channels.enabled(settings):
+        plugin.serve(app)
     return app
 
 
@@ -62,7 +62,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.SENDER] = services.sender
     app[keys.JOBS] = services.jobs
     app[keys.FLOWCHARTS] = services.flowcharts
-    if settings.simulator.enabled and len(services.channels) > 1:
+    app[keys.CHANNELS] = services.channels
+    if simulator.NAME in services.channels and len(services.channels) > 1:
         log.warning("the simulator is on beside a real channel: anyone who reaches /sim can act "
                     "as any user. Set [simulator] enabled = false in production.")
     yield

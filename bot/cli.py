@@ -6,6 +6,7 @@
     campusbot chat --as USER [--url URL]        chat in the terminal through the running server
     campusbot flows check [PATH]                validate flow files, every problem at once
     campusbot directory check [--format F]      who gets every stage, and what is missing
+    campusbot directory sync [--channel NAME]   contacts from the enabled channels
     campusbot outbox dead | retry ID            messages given up (dead letters); send again
     campusbot delegate set|list|cancel ...      an approver's delegation (administrators)
     (see bot/cli_flows.py for the other flow tools)

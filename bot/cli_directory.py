@@ -3,8 +3,10 @@
     campusbot directory check [--format text|md|json] [-o FILE] [--config PATH]
         for every flow and stage, who gets it for a sample applicant of each department and
         role, and what is missing; exit 0 when every stage resolves, 1 otherwise
-    campusbot directory sync [--config PATH]
-        departments, 部门负责人, members and role tags from WeCom, then the same check's summary
+    campusbot directory sync [--channel NAME] [--config PATH]
+        departments, 部门负责人, members and roles from each enabled channel that syncs its
+        contacts (WeCom, DingTalk), each member's account linked to their person
+        (storage/identities.py); then the directory file over them and the check's summary
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.channels.base import SyncResult
 from bot.config import Settings
 
 
 class BarProgress:
     """Directory sync progress as a tqdm bar on stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str) -> None:
         from tqdm import tqdm  # type: ignore[import-untyped]
 
-        self.bar = tqdm(total=0, desc="同步通讯录", unit="项", file=sys.stderr)
+        self.bar = tqdm(total=0, desc=f"同步通讯录（{label}）", unit="项", file=sys.stderr)
 
     def total(self, units: int) -> None:
         self.bar.total = units
@@ -85,40 +88,76 @@ def directory_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def directory_sync(args: argparse.Namespace) -> int:
-    from bot.channels.wecom.directory_sync import DirectorySync
-    from bot.cli_wecom import run_with_client, wecom_settings
-    from bot.services import DEMO_BESIDE_REAL_CHANNEL, demo_refused, load_directory
-    from storage.directory_file import DirectoryFileError
-    from storage.directory_store import apply_directory_file
+def summary(label: str, result: SyncResult) -> str:
     from storage.roles import ROLE_LABELS
 
-    settings = wecom_settings(args)
-    if settings is None:
-        return 2
+    roles = "、".join(ROLE_LABELS.get(r, r) for r in result.roles) or "无"
+    linked = f"新关联账号 {result.linked} 个。" if result.linked else ""
+    return (f"{label}：同步完成：{result.departments} 个部门，{result.people} 位成员，"
+            f"停用 {result.deactivated} 位不再可见的成员。{linked}按标签设置的角色：{roles}")
 
-    async def work(client: Any) -> int:
-        progress = BarProgress()
+
+def directory_sync(args: argparse.Namespace) -> int:
+    from bot import channels as registry
+    from bot.channels.base import ChannelContext
+    from bot.cli import settings_from
+    from bot.clock import SystemClock
+    from bot.flowcharts import Flowcharts
+    from bot.services import demo_refusal, demo_refused, load_directory
+    from storage.db import close_db, init_db
+    from storage.directory_file import DirectoryFileError
+    from storage.directory_store import apply_directory_file
+
+    settings = settings_from(args)
+    chosen = [p for p in registry.enabled(settings) if args.channel in (None, p.name, p.section)]
+    if not chosen:
+        names = "、".join(f"{p.label}（{p.section}）" for p in registry.plugins())
+        print(f"没有启用{f' {args.channel} ' if args.channel else '可同步通讯录的'}渠道："
+              f"请在配置文件中启用并填写密钥：{names}。", file=sys.stderr)
+        return 2
+    context = ChannelContext(settings=settings, clock=SystemClock(), flows=lambda _: None,
+                             flowcharts=Flowcharts())
+
+    async def main() -> int:
+        await init_db(settings.database.url)
+        synced = failed = 0
         try:
-            report = await DirectorySync(client).run(progress)
+            for plugin in chosen:
+                runtime = plugin.build(context)
+                try:
+                    if runtime.sync is None:
+                        continue
+                    progress = BarProgress(plugin.label)
+                    try:
+                        result = await runtime.sync(progress)
+                    except Exception as exc:  # the platform's error, already without secrets
+                        print(f"{plugin.label}通讯录同步失败：{exc}", file=sys.stderr)
+                        failed += 1
+                        continue
+                    finally:
+                        progress.close()
+                finally:
+                    await runtime.close()
+                synced += 1
+                print(summary(plugin.label, result))
+            if not synced:
+                if not failed:
+                    print("启用的渠道都不能同步通讯录。", file=sys.stderr)
+                return 1 if failed else 2
+            if demo_refused(settings):
+                await apply_directory_file(None)
+                print(f"注意：{demo_refusal(settings)}\n同步后的通讯录已不再包含演示人员。",
+                      file=sys.stderr)
+            else:
+                try:
+                    await load_directory(settings)
+                except DirectoryFileError as exc:
+                    print(f"通讯录文件有误，仍使用上一次的内容：\n{exc}", file=sys.stderr)
+            print((await directory_report(settings)).summary())
         finally:
-            progress.close()
-        tags = "、".join(ROLE_LABELS.get(r, r) for r in report.roles) or "无"
-        print(f"同步完成：{report.departments} 个部门，{report.people} 位成员，"
-              f"停用 {report.deactivated} 位不再可见的成员。按标签设置的角色：{tags}")
-        if demo_refused(settings):
-            await apply_directory_file(None)
-            print(f"注意：{DEMO_BESIDE_REAL_CHANNEL}\n同步后的通讯录已不再包含演示人员。",
-                  file=sys.stderr)
-        else:
-            try:
-                await load_directory(settings)
-            except DirectoryFileError as exc:
-                print(f"通讯录文件有误，仍使用上一次的内容：\n{exc}", file=sys.stderr)
-        checked = await directory_report(settings)
-        print(checked.summary())
-        return 0
-    return run_with_client(settings, work)
+            await close_db()
+        return 1 if failed else 0
+    return asyncio.run(main())
 
 
 def register(commands: Any) -> None:
@@ -133,6 +172,8 @@ def register(commands: Any) -> None:
     check.add_argument("-o", "--output", help="写入文件（默认输出到屏幕）")
     check.add_argument("--config", help="配置文件")
     check.set_defaults(func=directory_check)
-    sync = directory_commands.add_parser("sync", help="从企业微信同步部门、负责人、成员和角色标签")
+    sync = directory_commands.add_parser(
+        "sync", help="从已启用的渠道（企业微信、钉钉）同步部门、负责人、成员和角色")
     sync.add_argument("--config", help="配置文件")
+    sync.add_argument("--channel", help="只同步这个渠道，例如 wecom")
     sync.set_defaults(func=directory_sync)

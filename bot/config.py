@@ -4,6 +4,8 @@
     CAMPUSBOT_WECOM__SECRET=...         # overrides [wecom] secret
 
 The built-in defaults equal config.example.toml: SQLite, the demo directory, the simulator on.
+The sections below are campusbot's own; each channel of the registry (bot/channels) adds its
+section ([simulator], [wecom], ...) with its own dataclass and checks, read the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CAMPUSBOT_"
-WECOM_API = "https://qyapi.weixin.qq.com"
 
 
 @dataclass(frozen=True)
@@ -77,22 +78,6 @@ class ApprovalSettings:
 
 
 @dataclass(frozen=True)
-class SimulatorSettings:
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class WecomSettings:
-    enabled: bool = False
-    corp_id: str = ""
-    agent_id: int = 0
-    secret: str = ""
-    token: str = ""
-    encoding_aes_key: str = ""
-    api_base: str = WECOM_API
-
-
-@dataclass(frozen=True)
 class OutboxSettings:
     #: attempts for an error not known to pass by itself (an unexpected platform answer);
     #: transient faults (platform busy, timeouts, network) retry until `give_up_after_hours`
@@ -121,15 +106,33 @@ class Settings:
     flows: FlowsSettings = field(default_factory=FlowsSettings)
     dialog: DialogSettings = field(default_factory=DialogSettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
-    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
-    wecom: WecomSettings = field(default_factory=WecomSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     log: LogSettings = field(default_factory=LogSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    #: the channels' sections, by section name ([simulator], [wecom], ...)
+    channels: dict[str, Any] = field(default_factory=lambda: {
+        plugin.section: plugin.settings_type() for plugin in _plugins()}, hash=False)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.server.timezone)
+
+    def section(self, name: str) -> Any:
+        """A channel's section by name (`settings.section("wecom").secret`)."""
+        return self.channels[name]
+
+    def __getattr__(self, name: str) -> Any:
+        # `settings.wecom`, `settings.simulator`: a channel's section reads like the others
+        channels = self.__dict__.get("channels") or {}
+        if name in channels:
+            return channels[name]
+        raise AttributeError(name)
+
+
+def _plugins() -> tuple[Any, ...]:
+    from bot.channels import plugins
+
+    return plugins()
 
 
 class ConfigError(ValueError):
@@ -240,7 +243,10 @@ def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
     errors: list[str] = []
     sections: dict[str, Any] = {}
     known: dict[str, Callable[[], Any]] = {
-        f.name: f.default_factory for f in fields(Settings)}  # type: ignore[misc]
+        f.name: f.default_factory for f in fields(Settings)  # type: ignore[misc]
+        if f.name != "channels"}
+    plugins = {plugin.section: plugin for plugin in _plugins()}
+    known.update({section: plugin.settings_type for section, plugin in plugins.items()})
     for section in document:
         if section not in known:
             errors.append(f"[{section}]: 未知的配置段（可用：{', '.join(known)}）")
@@ -263,6 +269,7 @@ def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
             if env_section == section and env_key not in names:
                 errors.append(f"{ENV_PREFIX}{section.upper()}__{env_key.upper()}: 未知的配置项")
         for key, type_name in names.items():
+            type_name = getattr(type_name, "__name__", type_name)  # a class, or its name
             wanted = {"bool": bool, "int": int, "tuple[str, ...]": tuple}.get(str(type_name), str)
             raw, from_env = table.get(key, getattr(defaults, key)), False
             if (section, key) in overrides:
@@ -278,23 +285,19 @@ def build_settings(document: Mapping[str, Any], environ: Mapping[str, str],
                 errors.append(f"{section}.{key}: {problem}")
             values[key] = value
         sections[section] = values
-    wecom = sections.get("wecom", {})
-    if wecom.get("enabled"):
-        for key in ("corp_id", "secret", "token", "encoding_aes_key"):
-            if not wecom.get(key):
-                errors.append(f"wecom.{key}: 启用企业微信时必填")
-        if wecom.get("agent_id", 0) <= 0:
-            errors.append("wecom.agent_id: 启用企业微信时必填（应用的 AgentId）")
-        key = wecom.get("encoding_aes_key", "")
-        if key and len(key) != 43:
-            errors.append("wecom.encoding_aes_key: 应为 43 个字符"
-                          "（企业微信后台“接收消息”中的 EncodingAESKey）")
+    built: dict[str, Any] = {}
+    for section, factory in known.items():
+        try:
+            built[section] = type(factory())(**sections[section])
+        except TypeError:  # a key of this section failed above and is missing
+            continue
+        plugin = plugins.get(section)
+        if plugin is not None and built[section].enabled:
+            errors.extend(plugin.check(built[section]))
     if errors:
         raise ConfigError(f"配置有误（{source}）：\n  " + "\n  ".join(errors))
-    built = {}
-    for section, factory in known.items():
-        built[section] = type(factory())(**sections[section])
-    return Settings(**built)
+    channels = {section: built.pop(section) for section in plugins}
+    return Settings(**built, channels=channels)
 
 
 def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:

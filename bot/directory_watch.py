@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 
 from bot.dispatcher import Dispatcher
+from bot.people import file_accounts
 from flows.directory_check import DirectoryReport, check_directory
 from flows.engine import FlowEngine
 from flows.session import stage_state
 from flows.turn import Turn
 from storage import applications as store
-from storage import assignments
+from storage import assignments, identities
 from storage.directory import DatabaseDirectory
 from storage.directory_file import DirectoryFileError, file_stamp, read_directory_file
 from storage.directory_store import apply_directory_file
@@ -52,6 +53,7 @@ class DirectoryWatch:
             return False
         try:
             file = read_directory_file(self.file)
+            accounts = file_accounts(file)
         except DirectoryFileError as exc:
             self._stamp = stamp   # said once; the next edit is read again
             log.error("directory file not applied, the previous one stays in force:\n%s", exc)
@@ -60,6 +62,7 @@ class DirectoryWatch:
         self._stamp = stamp
         if not changed:
             return False
+        await identities.apply_file_accounts(accounts)
         log.info("directory file %s changed and applied: %d departments, %d users", self.file,
                  len(file.departments), len(file.users))
         self.directory.invalidate()

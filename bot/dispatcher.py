@@ -26,20 +26,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.intake import Accepted, Intake
+from bot.people import People
 from flows.incoming import Incoming
 from flows.turn import Turn
 from handlers import replies
 from handlers.router import Handlers
 from storage import inbound, outbox
-from storage.conversations import last_channel_of, lock_conversation, save_conversation
-from storage.directory import Directory, PersonInfo
+from storage.conversations import lock_conversation, save_conversation
+from storage.directory import PersonInfo
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN, ConcurrentUpdate
 from storage.transactions import transaction
 
@@ -96,22 +97,15 @@ class TurnResult:
     turns: int = 0
 
 
-UserLookup = Callable[[str], Awaitable[PersonInfo | None]]
-
-
 class Dispatcher:
-    def __init__(self, handlers: Handlers, directory: Directory, clock: Clock, timezone: ZoneInfo,
-                 default_channel: Callable[[], str], wake_sender: Callable[[], None],
-                 user_lookups: dict[str, UserLookup] | None = None, *,
+    def __init__(self, handlers: Handlers, people: People, clock: Clock, timezone: ZoneInfo,
+                 wake_sender: Callable[[], None], *,
                  run_turns: bool = True, turn_slots: int = 1) -> None:
         self.handlers = handlers
-        #: per channel: fetch a user the directory does not know yet (e.g. WeCom user/get) and
-        #: store them, so a new colleague can use the bot before the next directory sync
-        self.user_lookups = user_lookups or {}
-        self.directory = directory
+        #: who wrote (an account on a channel → the directory person) and where to reach whom
+        self.people = people
         self.clock = clock
         self.timezone = timezone
-        self.default_channel = default_channel
         self.wake_sender = wake_sender
         self._locks: dict[str, asyncio.Lock] = {}
         #: storing events (group commit) and running their turns after the answer, for every
@@ -184,16 +178,12 @@ class Dispatcher:
     async def _person(self, user_id: str, channel: str) -> PersonInfo | None:
         for pause in (*DATABASE_PAUSES, None):
             try:
-                person = await self.directory.person(user_id)
-                break
+                return await self.people.person_of(channel, user_id)
             except DATABASE_UNAVAILABLE:
                 if pause is None:
                     raise
                 await asyncio.sleep(pause)
-        lookup = self.user_lookups.get(channel)
-        if person is None and lookup is not None:
-            person = await lookup(user_id)
-        return person
+        raise AssertionError("unreachable")
 
     async def _next_turn_with_retries(
             self, user_id: str, person: PersonInfo | None,
@@ -229,8 +219,10 @@ class Dispatcher:
         now = self.clock.now()
         async with transaction():
             # the conversation lock serialises this user's turns across processes; under it,
-            # the oldest waiting event is the one to run (never a later one before it)
-            conversation = await lock_conversation(user_id, now, exclusive=exclusive)
+            # the oldest waiting event is the one to run (never a later one before it). It is
+            # the person's: their accounts on several channels share one conversation.
+            conversation = await lock_conversation(person.id if person else user_id, now,
+                                                   exclusive=exclusive)
             head = await inbound.head_of(user_id)
             if head is None:
                 raise NothingToRun
@@ -280,12 +272,12 @@ class Dispatcher:
         return False
 
     async def write_outbox(self, turn: Turn) -> None:
-        """Queue the turn's messages: replies on the channel the user wrote from, pushes on the
-        channel each recipient last used (or the primary channel)."""
+        """Queue the turn's messages: replies on the channel the user wrote from, pushes where
+        each recipient is reached (`People.channel_for`)."""
         channels: dict[str, str] = {turn.user.id: turn.channel}
         for item in turn.outgoing:
             if item.to not in channels:
-                channels[item.to] = await last_channel_of(item.to) or self.default_channel()
+                channels[item.to] = await self.people.channel_for(item.to)
             await outbox.enqueue(channel=channels[item.to], user_id=item.to,
                                  payload=item.message.payload(), now=turn.now, turn_id=turn.id,
                                  dedupe_key=item.dedupe_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.channels.base import ChannelRuntime
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
@@ -19,3 +20,5 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SENDER = web.AppKey("sender", OutboxSender)
 JOBS = web.AppKey("jobs", Jobs)
 FLOWCHARTS = web.AppKey("flowcharts", Flowcharts)
+#: the enabled channels' runtimes, by channel name
+CHANNELS = web.AppKey("channels", dict[str, ChannelRuntime])

@@ -1,4 +1,5 @@
-"""Builds the running parts from settings, in dependency order (used by the app and the CLI)."""
+"""Builds the running parts from settings, in dependency order (used by the app, the worker
+and the CLI). The channels are those the registry (bot/channels) says are enabled."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from bot.channels.base import Channel
-from bot.channels.simulator import SimulatorChannel
-from bot.channels.wecom.setup import build_wecom
+from bot import channels as registry
+from bot.channels import simulator
+from bot.channels.base import Channel, ChannelContext, ChannelRuntime, UserLookup
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dead_letters import notify_admins
 from bot.directory_watch import DirectoryWatch
-from bot.dispatcher import Dispatcher, UserLookup
+from bot.dispatcher import Dispatcher
 from bot.flowcharts import Flowcharts
+from bot.people import People, file_accounts
 from bot.scheduler import Jobs
 from bot.sender import OutboxSender
 from flows.actions import ActionRegistry
@@ -25,6 +27,7 @@ from flows.search import GuideIndex
 from flows.workdays import WorkCalendar, parse_days, parse_hours
 from handlers.checks import actions as check_actions
 from handlers.router import Handlers
+from storage import identities
 from storage.directory import DatabaseDirectory
 from storage.directory_file import DEMO, DirectoryFileError, read_directory_file
 from storage.directory_store import apply_directory_file
@@ -38,15 +41,14 @@ class Services:
     dispatcher: Dispatcher
     sender: OutboxSender
     jobs: Jobs
-    channels: dict[str, Channel]
+    #: the enabled channels' runtimes, by channel name, in the registry's order
+    channels: dict[str, ChannelRuntime]
     directory: DatabaseDirectory
     flowcharts: Flowcharts
 
     async def close_channels(self) -> None:
-        for channel in self.channels.values():
-            close = getattr(channel, "close", None)
-            if close is not None:  # channels with an HTTP client (WeCom) release it here
-                await close()
+        for runtime in self.channels.values():
+            await runtime.close()
 
 
 def action_registry() -> ActionRegistry:
@@ -75,33 +77,53 @@ def overrides_path(settings: Settings) -> Path | None:
 
 
 DEMO_BESIDE_REAL_CHANNEL = (
-    "企业微信已启用，但通讯录仍是虚构的演示数据（[directory] file = \"demo\"）："
+    "{label}已启用，但通讯录仍是虚构的演示数据（[directory] file = \"demo\"）："
     "审批会发给演示人员。"
-    "请在 [directory] file 中设置学校的通讯录文件，或运行 campusbot directory sync 从企业微信"
+    "请在 [directory] file 中设置学校的通讯录文件，或运行 campusbot directory sync 从{label}"
     "同步后设置 file = \"\"（同步与学校的通讯录文件也可以同时使用）。"
     "仅作试用时，可设置 [directory] allow_demo = true。")
 
 
+def real_channels(settings: Settings) -> list[str]:
+    """The labels of the enabled channels other than the simulator."""
+    return [p.label for p in registry.enabled(settings) if p.name != simulator.NAME]
+
+
 def demo_refused(settings: Settings) -> bool:
     """The demo directory beside a real channel, without an explicit trial setting."""
-    return settings.directory.file == DEMO and settings.wecom.enabled and \
+    return settings.directory.file == DEMO and bool(real_channels(settings)) and \
         not settings.directory.allow_demo
+
+
+def demo_refusal(settings: Settings) -> str:
+    return DEMO_BESIDE_REAL_CHANNEL.format(label="、".join(real_channels(settings)))
 
 
 async def load_directory(settings: Settings) -> None:
     """Put the configured directory file in force over the synced directory (the demo one by
     default; none for `file = ""`). The demo directory is refused beside a real channel."""
     if demo_refused(settings):
-        raise DirectoryFileError(DEMO_BESIDE_REAL_CHANNEL)
+        raise DirectoryFileError(demo_refusal(settings))
     file = read_directory_file(settings.directory.file) if settings.directory.file else None
-    if await apply_directory_file(file):
+    accounts = file_accounts(file) if file else []
+    changed = await apply_directory_file(file)
+    if changed:
         log.info("directory file applied: %d departments, %d users from %s",
                  len(file.departments) if file else 0, len(file.users) if file else 0,
                  settings.directory.file or "(none)")
+    if changed or (accounts and not await identities.file_accounts_applied()):
+        linked = await identities.apply_file_accounts(accounts)
+        log.info("directory file: %d channel accounts linked", linked)
 
 
-async def build_services(settings: Settings, clock: Clock,
-                         extra_channels: dict[str, Channel] | None = None) -> Services:
+def build_channels(settings: Settings, clock: Clock,
+                   flowcharts: Flowcharts, catalog: Catalog) -> dict[str, ChannelRuntime]:
+    context = ChannelContext(settings=settings, clock=clock, flows=catalog.get,
+                             flowcharts=flowcharts)
+    return {plugin.name: plugin.build(context) for plugin in registry.enabled(settings)}
+
+
+async def build_services(settings: Settings, clock: Clock) -> Services:
     directory = DatabaseDirectory()
     actions = action_registry()
     catalog = await Catalog.load(catalog_path(settings), actions, overrides_path(settings))
@@ -111,28 +133,23 @@ async def build_services(settings: Settings, clock: Clock,
         calendar=work_calendar(settings),
         urge_interval=timedelta(minutes=settings.approvals.urge_interval_minutes),
         report_back_grace_days=settings.approvals.report_back_grace_days))
-    channels: dict[str, Channel] = {}
-    if settings.simulator.enabled:
-        channels["sim"] = SimulatorChannel()
     flowcharts = Flowcharts()
-    user_lookups: dict[str, UserLookup] = {}
-    if settings.wecom.enabled:
-        wecom = build_wecom(settings, clock, catalog.get, flowcharts)
-        channels[wecom.channel.name] = wecom.channel
-        user_lookups[wecom.channel.name] = wecom.directory.lookup_user
-    channels.update(extra_channels or {})
-    sender = OutboxSender(channels, clock, max_attempts=settings.outbox.max_attempts,
+    runtimes = build_channels(settings, clock, flowcharts, catalog)
+    outbound: dict[str, Channel] = {name: r.channel for name, r in runtimes.items()}
+    user_lookups: dict[str, UserLookup] = {
+        name: r.lookup_user for name, r in runtimes.items() if r.lookup_user is not None}
+    sender = OutboxSender(outbound, clock, max_attempts=settings.outbox.max_attempts,
                           per_user_per_minute=settings.outbox.per_user_per_minute,
                           give_up_after=timedelta(hours=settings.outbox.give_up_after_hours))
-    primary = next((name for name in channels if name != "sim"), "sim")
     handlers = Handlers(engine, GuideIndex(catalog))
     handlers.warm_up()      # the first message is as fast as the next ones
-    dispatcher = Dispatcher(handlers, directory, clock, settings.zone, lambda: primary,
-                            sender.wake, user_lookups, run_turns=settings.server.run_turns,
+    people = People(directory, list(runtimes), user_lookups)
+    dispatcher = Dispatcher(handlers, people, clock, settings.zone, sender.wake,
+                            run_turns=settings.server.run_turns,
                             turn_slots=settings.database.parallel_turns())
     sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
     jobs = Jobs(engine, dispatcher, clock,
                 reminder_seconds=settings.approvals.reminder_check_seconds)
     jobs.directory_watch = DirectoryWatch(settings.directory.file, engine, dispatcher, directory)
     return Services(engine=engine, dispatcher=dispatcher, sender=sender, jobs=jobs,
-                    channels=channels, directory=directory, flowcharts=flowcharts)
+                    channels=runtimes, directory=directory, flowcharts=flowcharts)

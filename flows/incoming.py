@@ -8,6 +8,9 @@ from typing import Any, Literal
 from flows.answers import Attachment
 
 Kind = Literal["text", "tap", "file", "event", "unsupported"]
+#: the user opened the chat with the bot (a platform-neutral `Incoming.event`; channels map
+#: their own events, e.g. WeCom's enter_agent, to it)
+OPENED = "opened"
 
 
 @dataclass(frozen=True)

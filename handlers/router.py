@@ -18,7 +18,7 @@ import logging
 import re
 
 from flows.engine import FlowEngine
-from flows.incoming import Incoming
+from flows.incoming import OPENED, Incoming
 from flows.search import GuideIndex
 from flows.turn import Turn
 from handlers import approvals, menu, replies, status
@@ -61,7 +61,7 @@ class Handlers:
             await self._text(turn, conversation, incoming)
 
     async def _event(self, turn: Turn, conversation: Conversation, incoming: Incoming) -> None:
-        if incoming.event == "enter_agent":
+        if incoming.event == OPENED:
             today = turn.today.isoformat()
             if conversation.greeted_on != today:
                 conversation.greeted_on = today

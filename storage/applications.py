@@ -116,7 +116,7 @@ async def audit_of(application_id: int) -> list[AuditEntry]:
 # ---- approval tasks ---------------------------------------------------------------------------
 
 def new_card_key(application_id: int) -> str:
-    """A WeCom-safe task id (letters, digits, _-@; at most 128 bytes), unique per card."""
+    """A neutral key, unique per card (each channel maps it to its platform's card id)."""
     return f"a{application_id}-{secrets.token_hex(6)}"
 
 
@@ -186,18 +186,12 @@ async def overdue_tasks(now: datetime, approver_ids: list[str] | None = None,
 
 
 async def save_task(task: ApprovalTask) -> None:
-    # not response_code: callbacks keep it up to date outside the turn, and writing back the
-    # value loaded at the start of the turn could bring back a code WeCom already used up
     await task.save(update_fields=["status", "comment", "decided_by", "decided_at", "due_at"])
 
 
 async def next_slot(application_id: int) -> int:
     last = await ApprovalTask.filter(application_id=application_id).order_by("-slot").first()
     return (last.slot + 1) if last else 0
-
-
-async def set_response_code(card_key: str, code: str) -> None:
-    await ApprovalTask.filter(card_key=card_key).update(response_code=code)
 
 
 # ---- reminders --------------------------------------------------------------------------------

@@ -15,6 +15,10 @@
     roles = ["teacher"]        added to the roles the sync gives
     title = "文学院讲师"
     counselor = "chen_c"       a student's 辅导员 (user id)
+    job_number = "20190001"    工号 and mobile: what links the person's accounts on several
+    mobile = "13800000001"     channels when a channel's sync matches its members
+    accounts = { wecom = "ZhangWei", dingtalk = "0451" }   their accounts, by channel
+    channel = "dingtalk"       where their cards and reminders go (else: where they wrote last)
 
 References between entries (heads, counselors, departments) may point at synced people and
 departments, so they are checked where file and sync meet (directory_snapshot.py).
@@ -31,7 +35,8 @@ from typing import Any
 DEMO = "demo"
 DEPARTMENT_KINDS = ("college", "office", "affiliated", "leadership")
 DEPARTMENT_KEYS = ("id", "name", "kind", "head", "leader", "parent", "aliases")
-USER_KEYS = ("id", "name", "department", "roles", "title", "counselor")
+USER_KEYS = ("id", "name", "department", "roles", "title", "counselor", "job_number", "mobile",
+             "accounts", "channel")
 _TOP_KEYS = ("departments", "users")
 
 
@@ -91,6 +96,13 @@ def _read_entry(kind: str, index: int, raw: Any, source: str,
                 ok = False
             else:
                 values[key] = [v.strip() for v in value]
+        elif key == "accounts":  # checked against the channels in storage/identities.py
+            if not isinstance(value, dict) or not all(
+                    isinstance(v, str) and v.strip() for v in value.values()):
+                errors.append(f"{where}.{key}: 应为表，例如 {{ wecom = \"ZhangWei\" }}")
+                ok = False
+            else:
+                values[key] = {str(k): v.strip() for k, v in value.items()}
         elif not isinstance(value, str):
             errors.append(f"{where}.{key}: 应为文本")
             ok = False

@@ -79,15 +79,14 @@ class ApprovalTask(Model):
     card_key = fields.CharField(max_length=128, unique=True)
     comment = fields.TextField(default="")
     decided_by = fields.CharField(max_length=64, null=True)
-    response_code = fields.CharField(max_length=256, null=True)
     created_at = fields.DatetimeField()
     decided_at = fields.DatetimeField(null=True)
     #: one approver's part of a stage: a transfer or 加签 continues the same slot
-    slot = fields.IntField(default=0)
+    slot = fields.IntField(default=0, db_default=0)
     #: order within the stage (依次): a slot acts once every earlier position is done
-    position = fields.IntField(default=0)
+    position = fields.IntField(default=0, db_default=0)
     #: tasks of earlier rounds (before a 退回修改) no longer count
-    round = fields.IntField(default=0)
+    round = fields.IntField(default=0, db_default=0)
     #: the approver this card was meant for, when it went to their delegate
     delegated_from = fields.CharField(max_length=64, null=True)
     #: 办结时限 of this task, counted in working days
@@ -95,6 +94,65 @@ class ApprovalTask(Model):
 
     class Meta:
         table = "approval_tasks"
+
+
+class Identity(Model):
+    """One account on one channel, linked to one person of the directory."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    external_id = fields.CharField(max_length=64)
+    person_id = fields.CharField(max_length=64, db_index=True)
+    # how the link was made: sync (a directory sync), file (the directory file), contact
+    # (looked up on the person's first message)
+    source = fields.CharField(max_length=16, default="sync")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "identities"
+        unique_together = (("channel", "external_id"),)
+
+
+class PersonContact(Model):
+    """How one person is recognised and reached across channels: the keys that link their
+    accounts (mobile, job number) and the channel set for them."""
+
+    person_id = fields.CharField(max_length=64, primary_key=True)
+    mobile = fields.CharField(max_length=32, null=True, db_index=True)
+    job_number = fields.CharField(max_length=64, null=True, db_index=True)
+    # where cards and reminders go when set, whatever channel the person used last
+    preferred_channel = fields.CharField(max_length=16, null=True)
+    # file (the directory file) or sync (a channel's directory sync); the file's win
+    source = fields.CharField(max_length=16, default="sync")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "person_contacts"
+
+
+class ChannelCard(Model):
+    """A card as one channel delivered it: the platform's id for it and its state there."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    # the platform's id of the card (WeCom task_id, DingTalk outTrackId)
+    external_id = fields.CharField(max_length=128)
+    # the neutral key: an approval task's card key, or the key of a question with choices
+    card_key = fields.CharField(max_length=128, db_index=True)
+    kind = fields.CharField(max_length=16, default="card")
+    # the person it went to, and their account on the channel
+    user_id = fields.CharField(max_length=64)
+    external_user = fields.CharField(max_length=64)
+    # what a tap needs to be read (the options of a question)
+    data: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    # what changes after sending (WeCom's unused response codes)
+    state = fields.CharField(max_length=256, null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "channel_cards"
+        unique_together = (("channel", "external_id"),)
 
 
 class Conversation(Model):
@@ -172,8 +230,8 @@ class AuditEntry(Model):
     from_state = fields.CharField(max_length=96, default="")
     to_state = fields.CharField(max_length=96, default="")
     detail: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
-    channel = fields.CharField(max_length=16, default="")
-    comment = fields.TextField(default="")
+    channel = fields.CharField(max_length=16, default="", db_default="")
+    comment = fields.TextField(default="", db_default="")
 
     class Meta:
         table = "audit_log"

@@ -42,7 +42,8 @@ async def wipe_database(url: str) -> None:
     tables = ["outbox", "inbound_events", "audit_log", "reminders", "bookings", "approval_tasks",
               "delegations", "carbon_copies",
               "applications", "conversations", "users", "departments", "api_tokens",
-              "assignment_issues", "directory_entries", "directory_state", "flow_definitions"]
+              "assignment_issues", "directory_entries", "directory_state", "flow_definitions",
+              "identities", "channel_cards", "person_contacts"]
     await connections.get("default").execute_script(
         "TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE")
     await Tortoise.close_connections()

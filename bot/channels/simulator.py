@@ -16,12 +16,14 @@ The page (simulator.html, .css, .js) is a phone-sized chat built on this API.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
 from bot import keys
+from bot.channels.base import ChannelContext, ChannelRuntime
 from flows.answers import Attachment
 from flows.incoming import Incoming
 from storage import outbox
@@ -35,12 +37,40 @@ MAX_KEY = 128  # card keys and choice keys
 ASSETS = {"simulator.css": "text/css", "simulator.js": "text/javascript"}
 
 
+@dataclass(frozen=True)
+class SimulatorSettings:
+    #: on by default for development; it lets anyone act as anyone: off in production
+    enabled: bool = True
+
+
 class SimulatorChannel:
     name = NAME
     pushes = False  # messages wait in the outbox until the page or API asks for them
 
     async def send(self, user_id: str, payload: dict[str, Any]) -> None:
         raise AssertionError("the simulator is pull-based")
+
+
+class SimulatorPlugin:
+    """The simulator as a channel: its users are the directory's ids, and every payload is
+    handed to the page as it is stored (the page renders each type itself)."""
+
+    name = NAME
+    label = "模拟器"
+    section = "simulator"
+    settings_type = SimulatorSettings
+
+    def check(self, settings: SimulatorSettings) -> list[str]:
+        return []
+
+    def build(self, context: ChannelContext) -> ChannelRuntime:
+        return ChannelRuntime(channel=SimulatorChannel())
+
+    def serve(self, app: web.Application) -> None:
+        register(app)
+
+
+PLUGIN = SimulatorPlugin()
 
 
 def _bad(message: str) -> web.Response:

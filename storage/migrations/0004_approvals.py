@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('delegate_id', fields.CharField(max_length=64)),
                 ('starts_on', fields.DateField()),
                 ('ends_on', fields.DateField()),
-                ('reason', fields.TextField(default='', unique=False)),
+                ('reason', fields.TextField(default='', db_default='', unique=False)),
                 ('source', fields.CharField(default='chat', max_length=16)),
                 ('created_by', fields.CharField(max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
@@ -51,26 +51,26 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='ApprovalTask',
             name='position',
-            field=fields.IntField(default=0, description='order within the stage (依次): a slot acts once every earlier position is done'),
+            field=fields.IntField(default=0, db_default=0, description='order within the stage (依次): a slot acts once every earlier position is done'),
         ),
         ops.AddField(
             model_name='ApprovalTask',
             name='round',
-            field=fields.IntField(default=0, description='tasks of earlier rounds (before a 退回修改) no longer count'),
+            field=fields.IntField(default=0, db_default=0, description='tasks of earlier rounds (before a 退回修改) no longer count'),
         ),
         ops.AddField(
             model_name='ApprovalTask',
             name='slot',
-            field=fields.IntField(default=0, description="one approver's part of a stage: a transfer or 加签 continues the same slot"),
+            field=fields.IntField(default=0, db_default=0, description="one approver's part of a stage: a transfer or 加签 continues the same slot"),
         ),
         ops.AddField(
             model_name='AuditEntry',
             name='channel',
-            field=fields.CharField(default='', max_length=16),
+            field=fields.CharField(default='', db_default='', max_length=16),
         ),
         ops.AddField(
             model_name='AuditEntry',
             name='comment',
-            field=fields.TextField(default='', unique=False),
+            field=fields.TextField(default='', db_default='', unique=False),
         ),
     ]

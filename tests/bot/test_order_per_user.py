@@ -156,7 +156,7 @@ async def test_a_message_stored_before_a_crash_runs_before_a_newer_one_after_the
     try:
         assert (await callbacks.text(TEACHER, "我要请假")).statuses == [200]
         await client.close()
-        assert fake_wecom.texts(TEACHER) == []
+        assert fake_wecom.read(TEACHER) == []
         # a new process starts; the teacher's next message arrives before any recovery job ran
         app, client = await start_bot(wecom_settings, clock, fake_wecom)
         callbacks.url = str(client.make_url("/wecom/callback"))
@@ -179,7 +179,7 @@ async def test_a_turn_runs_the_users_older_waiting_message_first(bot: Bot) -> No
     result = await dispatcher.process(newer)          # e.g. a worker picked the newer one
     assert result.processed and result.turns == 2
     await bot.settle()
-    questions = [text for text in bot.fake.texts(TEACHER) if "请填写" in text]
+    questions = [text for text in bot.fake.read(TEACHER) if "请填写" in text]
     assert "请假类型" in questions[0] and "开始日期" in questions[1]
     assert await dispatcher.process(older) == TurnResult("", processed=False)   # done already
 
@@ -197,12 +197,12 @@ async def test_a_message_whose_turn_keeps_failing_is_given_up_and_the_user_told(
     for text in ("触发故障", "帮助"):
         assert (await bot.wecom.text(TEACHER, text)).accepted
     await bot.settle()
-    assert bot.fake.texts(TEACHER) == []                 # 帮助 waits behind the failed one
+    assert bot.fake.read(TEACHER) == []                 # 帮助 waits behind the failed one
     for _ in range(5):                                   # the retries, with back-off
         bot.clock.advance(timedelta(minutes=11))
         await bot.app[keys.JOBS].replay_unprocessed()
         await bot.settle()
-    texts = bot.fake.texts(TEACHER)
+    texts = bot.fake.read(TEACHER)
     assert texts[0] == TURN_GIVEN_UP and len(texts) == 2   # then 帮助 is answered
     assert [e.status for e in await InboundEvent.all().order_by("id")] == ["failed", "done"]
 
@@ -226,11 +226,11 @@ async def test_two_processes_keep_a_users_messages_in_order(
             callbacks.url = f"{running}/wecom/callback"
             assert (await callbacks.text(TEACHER, "病假")).statuses == [200]
             for _ in range(200):
-                if sum("请填写" in text for text in fake.texts(TEACHER)) >= 2:
+                if sum("请填写" in text for text in fake.read(TEACHER)) >= 2:
                     break
                 await asyncio.sleep(0.05)
         finally:
             await callbacks.close()
-    questions = [text for text in fake.texts(TEACHER) if "请填写" in text]
+    questions = [text for text in fake.read(TEACHER) if "请填写" in text]
     assert len(questions) == 2
     assert "请假类型" in questions[0] and "开始日期" in questions[1]

@@ -58,11 +58,11 @@ async def second_dispatcher(bot: Bot) -> Dispatcher:
 async def test_the_server_only_answers_and_a_worker_runs_the_turn(web_only: Bot) -> None:
     assert (await web_only.wecom.text(TEACHER, "我要请假")).statuses == [200]
     await web_only.settle()
-    assert web_only.fake.texts(TEACHER) == []            # nothing ran in the server
+    assert web_only.fake.read(TEACHER) == []            # nothing ran in the server
     runner = TurnRunner(web_only.app[keys.DISPATCHER], slots=1)
     assert await runner.run_all() == 1
     await web_only.settle()
-    assert "教职工请销假审批" in "".join(web_only.fake.texts(TEACHER))
+    assert "教职工请销假审批" in "".join(web_only.fake.read(TEACHER))
 
 
 async def test_two_workers_keep_a_users_messages_in_order_and_run_each_once(
@@ -73,7 +73,7 @@ async def test_two_workers_keep_a_users_messages_in_order_and_run_each_once(
                TurnRunner(await second_dispatcher(web_only), slots=2)]
     await asyncio.gather(*(runner.run_all() for runner in runners))
     await web_only.settle()
-    questions = [text for text in web_only.fake.texts(TEACHER) if "请填写" in text]
+    questions = [text for text in web_only.fake.read(TEACHER) if "请填写" in text]
     assert len(questions) == 4                             # one question per message
     assert "请假类型" in questions[0] and "开始日期" in questions[1]
     assert "请假天数" in questions[2] and "请假事由" in questions[3]
@@ -97,14 +97,14 @@ async def test_a_failing_turn_waits_for_the_recovery_job_and_holds_back_later_me
     runner = TurnRunner(dispatcher, slots=2)
     await runner.run_all()
     await web_only.settle()
-    assert web_only.fake.texts(TEACHER) == []             # 病假 did not overtake 我要请假
-    assert web_only.fake.texts("li_dean")                  # other users are not held up
+    assert web_only.fake.read(TEACHER) == []             # 病假 did not overtake 我要请假
+    assert web_only.fake.read("li_dean")                  # other users are not held up
     web_only.clock.advance(timedelta(seconds=31))
     # the recovery job runs the failed event and, after it, the one it held back
     assert await web_only.app[keys.JOBS].replay_unprocessed() == 2
     assert await runner.run_all() == 0
     await web_only.settle()
-    questions = [text for text in web_only.fake.texts(TEACHER) if "请填写" in text]
+    questions = [text for text in web_only.fake.read(TEACHER) if "请填写" in text]
     assert "请假类型" in questions[0] and "开始日期" in questions[1]
 
 

@@ -18,10 +18,10 @@ TEACHER = "zhang_t"
 
 async def replies(fake: FakeWecom, user: str, count: int, seconds: float = 20) -> list[str]:
     for _ in range(int(seconds / 0.05)):
-        if len(fake.texts(user)) >= count:
+        if len(fake.read(user)) >= count:
             break
         await asyncio.sleep(0.05)
-    return fake.texts(user)
+    return fake.read(user)
 
 
 async def test_messages_wait_for_a_worker_and_survive_one_killed(
@@ -36,7 +36,7 @@ async def test_messages_wait_for_a_worker_and_survive_one_killed(
         try:
             assert (await callbacks.text(TEACHER, "我要请假")).statuses == [200]
             await asyncio.sleep(0.5)
-            assert fake.texts(TEACHER) == []              # stored, waiting for a worker
+            assert fake.read(TEACHER) == []              # stored, waiting for a worker
             first = started.worker()
             assert "请假类型" in "".join(await replies(fake, TEACHER, 2))
 
@@ -44,7 +44,7 @@ async def test_messages_wait_for_a_worker_and_survive_one_killed(
             first.wait(timeout=10)
             assert (await callbacks.text(TEACHER, "病假")).statuses == [200]
             await asyncio.sleep(0.5)
-            assert not any("开始日期" in text for text in fake.texts(TEACHER))
+            assert not any("开始日期" in text for text in fake.read(TEACHER))
             started.worker()
             assert "开始日期" in (await replies(fake, TEACHER, 3))[-1]
         finally:

@@ -205,6 +205,20 @@ class FakeWecom:
     def texts(self, user: str) -> list[str]:
         return [d.text for d in self.to(user) if d.msgtype == "text"]
 
+    def read(self, user: str) -> list[str]:
+        """What the user reads, in order: each text message, and each card as its title and sub
+        title (a question asked as a card reads like one asked as a text)."""
+        read = []
+        for delivered in self.to(user):
+            if delivered.msgtype == "text":
+                read.append(delivered.text)
+            elif delivered.msgtype == "template_card":
+                card = delivered.body
+                read.append("\n".join(part for part in (
+                    (card.get("main_title") or {}).get("title", ""),
+                    card.get("sub_title_text", "")) if part))
+        return read
+
     def cards_to(self, user: str) -> list[FakeCard]:
         return [c for c in self.cards.values() if user in c.recipients]
 
@@ -359,7 +373,7 @@ class FakeWecom:
     def _check_card(self, card: dict[str, Any]) -> None:
         def bad(why: str) -> ApiError:
             return ApiError(40058, f"template_card: {why}")
-        if card.get("card_type") != "button_interaction":
+        if card.get("card_type") not in ("button_interaction", "vote_interaction"):
             raise bad("card_type")
         task_id = card.get("task_id")
         if not isinstance(task_id, str) or not TASK_ID.fullmatch(task_id):
@@ -381,6 +395,9 @@ class FakeWecom:
         for fact in facts:
             if not 0 < len(fact.get("keyname", "")) <= 5 or len(fact.get("value", "")) > 30:
                 raise bad("horizontal_content_list item")
+        if card["card_type"] == "vote_interaction":
+            self._check_vote(card, bad)
+            return
         buttons = card.get("button_list") or []
         if not 1 <= len(buttons) <= 6:
             raise bad("button_list")
@@ -392,6 +409,23 @@ class FakeWecom:
                     button.get("key", "").encode()) <= 1024 or button.get("style", 1) not in (
                     1, 2, 3, 4):
                 raise bad("button")
+
+    @staticmethod
+    def _check_vote(card: dict[str, Any], bad: Any) -> None:
+        """vote_interaction: a checkbox of 1–20 options (ids ≤ 128 bytes, unique; the docs
+        recommend texts of ≤ 17 characters) and a submit button with a key."""
+        checkbox = card.get("checkbox") or {}
+        options = checkbox.get("option_list") or []
+        if not checkbox.get("question_key") or not 1 <= len(options) <= 20:
+            raise bad("checkbox")
+        ids = [o.get("id", "") for o in options]
+        if len(set(ids)) != len(ids) or any(not 0 < len(i.encode()) <= 128 for i in ids):
+            raise bad("checkbox option ids")
+        if any(not 0 < len(o.get("text", "")) <= 17 for o in options):
+            raise bad("checkbox option text")
+        submit = card.get("submit_button") or {}
+        if not submit.get("key") or len(submit.get("text", "")) > 10:
+            raise bad("submit_button")
 
     async def _message_update_template_card(self, request: web.Request) -> dict[str, Any]:
         body = await self._json(request)

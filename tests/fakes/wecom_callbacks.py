@@ -109,6 +109,28 @@ class WecomCallbacks:
     async def tap(self, user: str, task_id: str, key: str, **options: bool) -> Delivery:
         return await self.deliver(self.tap_xml(user, task_id, key, **options))
 
+    def vote_xml(self, user: str, task_id: str, option_ids: list[str]) -> str:
+        """Options ticked on a vote card, then its submit button: WeCom sends the submit key
+        as EventKey and the ticked ids under SelectedItems."""
+        card = self.fake.cards.get(task_id)
+        assert card is not None and user in card.recipients, f"{user} has no card {task_id}"
+        if user in card.replaced:
+            raise CardNotClickable(card.replaced[user])
+        content = card.card
+        code = self.fake.issue_code(task_id)
+        selected = ("<SelectedItems><SelectedItem><QuestionKey>"
+                    + wecom_xml.cdata(content["checkbox"]["question_key"])
+                    + "</QuestionKey><OptionIds>"
+                    + "".join(f"<OptionId>{wecom_xml.cdata(o)}</OptionId>" for o in option_ids)
+                    + "</OptionIds></SelectedItem></SelectedItems>")
+        xml = wecom_xml.event(self.fake.corp_id, self.fake.agent_id, user, self.now(),
+                              "template_card_event", EventKey=content["submit_button"]["key"],
+                              TaskId=task_id, CardType="vote_interaction", ResponseCode=code)
+        return xml.replace("</xml>", selected + "</xml>")
+
+    async def vote(self, user: str, task_id: str, option_ids: list[str]) -> Delivery:
+        return await self.deliver(self.vote_xml(user, task_id, option_ids))
+
     # ---- the protocol --------------------------------------------------------------------
     def signed(self, plaintext: str, *, timestamp: int | None = None) -> tuple[str, bytes]:
         """(query string, body) of one delivery attempt, freshly encrypted and signed."""

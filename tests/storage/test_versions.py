@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient
 from storage import applications as store
 from storage.conversations import lock_conversation, save_conversation
 from storage.errors import ConcurrentUpdate
-from storage.models import Application, ApprovalTask
+from storage.models import Application
 from tests.conftest import START
 
 
@@ -33,18 +33,3 @@ async def test_a_stale_conversation_is_not_saved(client: TestClient) -> None:
     second.pending = {}
     with pytest.raises(ConcurrentUpdate):
         await save_conversation(second, START)
-
-
-async def test_deciding_a_task_keeps_the_card_code_a_tap_brought_meanwhile(
-        client: TestClient) -> None:
-    created = await store.create_application(
-        flow_id="staff_leave", flow_version=1, applicant_id="zhang_t", state="stage_head",
-        status="pending", channel="wecom", now=START, expires_at=None)
-    await ApprovalTask.create(application=created, stage_id="head", approver_id="li_dean",
-                              card_key="a1-abc", response_code="code-used", created_at=START)
-    task = await ApprovalTask.get(card_key="a1-abc")      # the turn loads the task ...
-    await store.set_response_code("a1-abc", "code-fresh")  # ... a tap brings a new code ...
-    task.status, task.decided_by, task.decided_at = "approved", "li_dean", START
-    await store.save_task(task)                             # ... the turn decides
-    saved = await ApprovalTask.get(card_key="a1-abc")
-    assert (saved.status, saved.response_code) == ("approved", "code-fresh")

@@ -2,11 +2,11 @@
 
 POST, answered well within WeCom's 5 s (it retries, and disables apps that keep failing):
     check the query and size → parse the envelope → verify the signature → decrypt (receive id
-    = CorpID) → parse → for a card tap keep its fresh response code → store the event
-    (`Dispatcher.accept`: group commit, a duplicate is dropped; bot/intake.py) → answer an
-    empty 200; the turn runs afterwards in a tracked background task (`Dispatcher.intake`), or
-    in a `campusbot worker` process when `[server] run_turns = false`, and replies go out
-    through the API.
+    = CorpID) → parse → for a card tap: find the card (channel_cards), keep its fresh response
+    code, and read the tap (taps.py) → store the event (`Dispatcher.accept`: group commit, a
+    duplicate is dropped; bot/intake.py) → answer an empty 200; the turn runs afterwards in a
+    tracked background task (`Dispatcher.intake`), or in a `campusbot worker` process when
+    `[server] run_turns = false`, and replies go out through the API.
 
 Bad input gets a 4xx with an empty body: 400 malformed, 403 not from WeCom (signature, receive
 id, stale timestamp), 413 too large. Only a database that cannot store the event gets a 503,
@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot import keys
-from bot.channels.wecom import codes
+from bot.channels.wecom import taps
 from bot.channels.wecom.crypto import CryptoError, ReceiveIdError, SignatureError, WecomCrypto
 from bot.channels.wecom.messages import (
     MessageError,
@@ -32,8 +32,8 @@ from bot.channels.wecom.messages import (
     parse_message,
     to_incoming,
 )
+from bot.channels.wecom.settings import WecomSettings
 from bot.clock import Clock
-from bot.config import WecomSettings
 from bot.dispatcher import Dispatcher
 
 log = logging.getLogger("campusbot.wecom")
@@ -98,11 +98,12 @@ class WecomCallback:
             return web.Response()
         try:
             async with asyncio.timeout(ACCEPT_DEADLINE):
-                if message.is_card_tap and message.response_code:
-                    # kept before the event is stored, so its turn — even one replayed after a
-                    # crash — finds it; a redelivery adds the same code, which is ignored
-                    await codes.add(message.task_id, message.response_code,
-                                    approver_id=message.from_user)
+                if message.is_card_tap:
+                    # before the event is stored, so that its turn (even one replayed after a
+                    # crash) finds the card's new code; a redelivery repeats it harmlessly
+                    incoming = await taps.read(message, incoming, self.clock.now())
+                    if incoming is None:
+                        return web.Response()
                 accepted = await self._dispatcher().accept(incoming)
         except TimeoutError:
             # answer now so WeCom retries; if the row still lands, the intake starts its turn
@@ -192,7 +193,7 @@ CALLBACK = web.AppKey("wecom_callback", WecomCallback)
 def register(app: web.Application) -> None:
     """Add the callback routes; the caller checks that [wecom] is enabled."""
     settings = app[keys.SETTINGS]
-    callback = WecomCallback(settings.wecom, app[keys.CLOCK])
+    callback = WecomCallback(settings.section("wecom"), app[keys.CLOCK])
     app[CALLBACK] = callback
     app.router.add_get(PATH, callback.verify_url)
     app.router.add_post(PATH, callback.receive)

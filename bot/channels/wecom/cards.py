@@ -1,15 +1,24 @@
-"""Approval cards as WeCom `template_card` of type `button_interaction` (doc 90236).
+"""Neutral cards and choices as WeCom `template_card`s (doc 90236).
 
-WeCom's limits: title ≤ 36 characters, title desc ≤ 44, source desc ≤ 20, sub title ≤ 160,
-at most 6 key facts with key names ≤ 5 characters and values ≤ 30, at most 6 buttons of
-≤ 10 characters with keys ≤ 1024 bytes, task_id of letters, digits and `_-@`, ≤ 128 bytes.
-A fact whose name is longer than 5 characters (e.g. 外出联系电话) is not cut: it moves,
-whole, into the sub title text.
+Approval cards are `button_interaction`. WeCom's limits: title ≤ 36 characters, title desc
+≤ 44, source desc ≤ 20, sub title ≤ 160, at most 6 key facts with key names ≤ 5 characters and
+values ≤ 30, at most 6 buttons of ≤ 10 characters with keys ≤ 1024 bytes, task_id of letters,
+digits and `_-@`, ≤ 128 bytes and never used before in the app. A fact whose name is longer
+than 5 characters (e.g. 外出联系电话) is not cut: it moves, whole, into the sub title text.
+
+A question with choices (flows.messages.Choices) is a `button_interaction` card with one
+button per option when there are at most 6 options of at most 10 characters, else a
+`vote_interaction` card (a single-choice `checkbox` of at most 20 options, each ≤ 17
+characters, and a submit button); a longer list, or a longer option, is sent as the question's
+text, which names the options. Buttons and options are keyed by position (`o0`, `o1`, …): the
+channel keeps the options with the card and reads a tap back into the option's words.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 TITLE_MAX = 36
@@ -27,6 +36,12 @@ TASK_ID = re.compile(r"[A-Za-z0-9_\-@]{1,128}")
 REPLACE_NAME_MAX = 24
 #: neutral button styles (flows.messages.ButtonStyle) as WeCom's: 1 blue, 2 grey, 3 red
 BUTTON_STYLES = {"primary": 1, "default": 2, "danger": 3}
+#: a line that lists one option: "3. 年休假"
+_LISTED = re.compile(r"^\d{1,2}[.、．)]\s*")
+CHECKBOX_OPTIONS_MAX = 20
+CHECKBOX_TEXT_MAX = 17
+SUBMIT_KEY = "submit"
+QUESTION_KEY = "choice"
 
 
 class CardError(ValueError):
@@ -38,11 +53,16 @@ def fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def template_card(card: dict[str, Any]) -> dict[str, Any]:
+def new_task_id() -> str:
+    """A task_id for one card: WeCom refuses an id used before in the app, so never the
+    (neutral, possibly repeated) card key itself."""
+    return "c" + secrets.token_hex(12)
+
+
+def template_card(card: dict[str, Any], task_id: str) -> dict[str, Any]:
     """The `template_card` object for a neutral card payload (flows.messages.Card)."""
-    task_id = str(card.get("card_key", ""))
     if not TASK_ID.fullmatch(task_id):
-        raise CardError("card_key is not a valid WeCom task_id")
+        raise CardError("not a valid WeCom task_id")
     buttons = card.get("buttons") or []
     if not 1 <= len(buttons) <= BUTTONS_MAX:
         raise CardError(f"a card needs 1–{BUTTONS_MAX} buttons")
@@ -82,6 +102,89 @@ def template_card(card: dict[str, Any]) -> dict[str, Any]:
     if sub_title:
         result["sub_title_text"] = sub_title[:SUB_TITLE_MAX]
     return result
+
+
+def option_key(index: int) -> str:
+    return f"o{index}"
+
+
+def chosen_option(options: list[str], key: str) -> str | None:
+    """The option a button key or checkbox option id stands for."""
+    if key.startswith("o") and key[1:].isdigit() and int(key[1:]) < len(options):
+        return options[int(key[1:])]
+    return None
+
+
+@dataclass(frozen=True)
+class ChoicesCard:
+    card: dict[str, Any]
+    #: the question when it is too long for the card's title and sub title: sent as a text
+    #: just before the card, whose title then only asks to choose
+    intro: str | None = None
+
+
+def choices_layout(choices: dict[str, Any]) -> str | None:
+    """`button_interaction`, `vote_interaction`, or None when the options fit neither."""
+    options = _options(choices)
+    if not options or any(not o for o in options):
+        return None
+    if len(options) <= BUTTONS_MAX and all(len(o) <= BUTTON_TEXT_MAX for o in options):
+        return "button_interaction"
+    if len(options) <= CHECKBOX_OPTIONS_MAX and all(
+            len(o) <= CHECKBOX_TEXT_MAX for o in options):
+        return "vote_interaction"
+    return None
+
+
+def question_fits(choices: dict[str, Any]) -> bool:
+    """The question reads whole in the card: its first line as title, the rest below."""
+    title, rest = _question(choices)
+    return len(title) <= TITLE_MAX and len(rest) <= SUB_TITLE_MAX
+
+
+def choices_card(choices: dict[str, Any], task_id: str) -> ChoicesCard | None:
+    """The card for a question with choices (flows.messages.Choices), or None when its
+    options fit no card (the channel sends the question's text, which names them)."""
+    if not TASK_ID.fullmatch(task_id):
+        raise CardError("not a valid WeCom task_id")
+    layout = choices_layout(choices)
+    if layout is None:
+        return None
+    fits = question_fits(choices)
+    title, rest = _question(choices) if fits else ("请点选：", "")
+    options = _options(choices)
+    card: dict[str, Any] = {
+        "card_type": layout,
+        "source": {"desc": fit(str(choices.get("source") or "网上办事大厅"), SOURCE_DESC_MAX),
+                   "desc_color": 0},
+        "main_title": {"title": title or "请点选："},
+        "task_id": task_id,
+    }
+    if rest:
+        card["sub_title_text"] = rest
+    if layout == "button_interaction":
+        card["button_list"] = [{"text": option, "style": BUTTON_STYLES["default"],
+                                "key": option_key(index)}
+                               for index, option in enumerate(options)]
+    else:
+        card["checkbox"] = {"question_key": QUESTION_KEY, "mode": 0, "option_list": [
+            {"id": option_key(index), "text": option, "is_checked": False}
+            for index, option in enumerate(options)]}
+        card["submit_button"] = {"text": "提交", "key": SUBMIT_KEY}
+    return ChoicesCard(card, intro=None if fits else str(choices.get("text", "")).strip())
+
+
+def _options(choices: dict[str, Any]) -> list[str]:
+    return [" ".join(str(o).split()) for o in choices.get("options") or []]
+
+
+def _question(choices: dict[str, Any]) -> tuple[str, str]:
+    """(title, the rest) of the question, without the lines that only list the options (for
+    channels without buttons): on the card they are the buttons."""
+    options = set(_options(choices))
+    lines = [line.strip() for line in str(choices.get("text", "")).splitlines() if line.strip()]
+    lines = [line for line in lines if _LISTED.sub("", line) not in options]
+    return (lines[0], "\n".join(lines[1:])) if lines else ("", "")
 
 
 def decided_buttons(status: str) -> dict[str, str]:

@@ -1,22 +1,28 @@
-"""WecomChannel: delivers outbox payloads through the WeCom API.
+"""WecomChannel: delivers outbox payloads through the WeCom API, to the person's WeCom account.
 
     text         message/send text, split at 2048 bytes
-    card         message/send template_card; the response_code is kept for later updates
-    card_update  message/update_template_card with one of the card's unused response codes
-                 (buttons greyed out, showing the decision); without a usable code the status
-                 goes out as a text instead
+    card         message/send template_card (button_interaction) under a task_id of its own,
+                 recorded with the card's key in channel_cards, with its response code
+    choices      a question with tappable options: a template_card (buttons, or a vote for
+                 longer lists; cards.py), its options kept with the card so that a tap reads
+                 back as the option's words; as the question's text when no card fits
+    card_update  message/update_template_card on each of the person's copies of the card, with
+                 one of that copy's unused response codes (buttons greyed out, showing the
+                 status); an approval card without a usable code gets the status as a text
     image        a flowchart: media/upload (cached while WeCom keeps it), then an image message
 
 Every message/send asks WeCom's duplicate check to drop a repeat of the same request, so a
 retry after a lost answer is not shown twice. WeCom compares the whole request JSON, so the
 interval (part of that JSON) is derived from the outbox row: a retry of one row repeats it
-exactly, while the same words sent again later as a new row are a different request.
+exactly, while the same words sent again later as a new row are a different request. A card's
+retry also reuses its task_id (channel_cards keeps the unconfirmed delivery).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +39,8 @@ from bot.channels.wecom.errors import (
 )
 from bot.channels.wecom.texts import split_text
 from bot.clock import Clock
-from storage.models import ApprovalTask, OutboxMessage
+from storage import channel_cards, identities
+from storage.models import ApprovalTask, ChannelCard, OutboxMessage
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -41,6 +48,9 @@ DUPLICATE_CHECK_MIN = 1800        # covers every outbox retry of one row (< 15 m
 DUPLICATE_CHECK_SPREAD = 12601    # + up to 12600 s, so at most WeCom's 4 h
 MEDIA_LIFETIME = timedelta(days=3) - timedelta(hours=6)
 CODE_TRIES = 4
+CHOICES = "choices"
+#: WeCom's answer to a task_id that is malformed or was used before in the app
+INVALID_TASK_ID = 42014
 #: flow id → (PNG bytes, file name) or None when the picture cannot be drawn
 Pictures = Callable[[str], Awaitable[tuple[bytes, str] | None]]
 
@@ -66,16 +76,19 @@ class WecomChannel:
         if not limits.room_for(payload, sent, now, per_minute=self.per_minute):
             raise DeliveryError("已到企业微信对单个成员的发送上限（每分钟 30 条、每小时 1000 条），"
                                 "稍后再发", retryable=True, transient=True)
+        to = _Recipient(user_id, await identities.address(NAME, user_id), nonce)
         try:
             match payload.get("type"):
-                case "text" | "choices":    # choices: as text until sent as a card
-                    await self._text(user_id, payload, nonce)
+                case "text":
+                    await self._text(to, str(payload.get("text", "")))
                 case "card":
-                    await self._card(user_id, payload, nonce)
+                    await self._card(to, payload)
+                case "choices":
+                    await self._choices(to, payload)
                 case "card_update":
-                    await self._card_update(user_id, payload, nonce)
+                    await self._card_update(to, payload)
                 case "image":
-                    await self._image(user_id, payload, nonce)
+                    await self._image(to, payload)
                 case other:
                     raise DeliveryError(f"unknown payload type {other!r}", retryable=False)
         except WecomError as exc:
@@ -85,86 +98,130 @@ class WecomChannel:
             raise DeliveryError(f"card: {exc}", retryable=False) from None
 
     # ---- message/send ---------------------------------------------------------------------
-    async def _send(self, user_id: str, nonce: int | None, msgtype: str,
+    async def _send(self, to: _Recipient, msgtype: str,
                     content: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {"touser": user_id, "msgtype": msgtype,
+        body: dict[str, Any] = {"touser": to.account, "msgtype": msgtype,
                                 "agentid": self.client.agent_id, msgtype: content}
-        if nonce is not None:
+        if to.nonce is not None:
             body["enable_duplicate_check"] = 1
-            body["duplicate_check_interval"] = DUPLICATE_CHECK_MIN + nonce % DUPLICATE_CHECK_SPREAD
+            body["duplicate_check_interval"] = (DUPLICATE_CHECK_MIN
+                                                + to.nonce % DUPLICATE_CHECK_SPREAD)
         result = await self.client.post("message/send", body)
         if result.get("invaliduser"):
-            log.warning("WeCom message/send: recipient %s invalid", user_id)
+            log.warning("WeCom message/send: recipient %s invalid", to.person)
         return result
 
-    async def _text(self, user_id: str, payload: dict[str, Any], nonce: int | None) -> None:
-        for part in split_text(str(payload.get("text", ""))):
-            await self._send(user_id, nonce, "text", {"content": part})
+    async def _text(self, to: _Recipient, text: str) -> None:
+        for part in split_text(text):
+            await self._send(to, "text", {"content": part})
 
-    async def _card(self, user_id: str, payload: dict[str, Any], nonce: int | None) -> None:
-        card = cards.template_card(payload)
-        result = await self._send(user_id, nonce, "template_card", card)
+    async def _card(self, to: _Recipient, payload: dict[str, Any]) -> None:
+        row, retry = await self._delivery(to, str(payload.get("card_key", "")), "card")
+        await self._send_card(to, row, retry, cards.template_card(payload, row.external_id))
+
+    async def _choices(self, to: _Recipient, payload: dict[str, Any]) -> None:
+        layout = cards.choices_layout(payload)
+        if layout is None:  # too many or too long options for a card: the text names them
+            await self._text(to, str(payload.get("text", "")))
+            return
+        row, retry = await self._delivery(to, str(payload.get("key", "")), CHOICES,
+                                          {"options": [str(o) for o in payload["options"]]})
+        rendered = cards.choices_card(payload, row.external_id)
+        assert rendered is not None
+        if rendered.intro:
+            await self._text(to, rendered.intro)
+        await self._send_card(to, row, retry, rendered.card)
+
+    async def _delivery(self, to: _Recipient, card_key: str, kind: str,
+                        data: dict[str, Any] | None = None) -> tuple[ChannelCard, bool]:
+        """The card's row in channel_cards, and whether an earlier attempt made it."""
+        if not card_key:
+            raise DeliveryError(f"{kind} without a key", retryable=False)
+        return await channel_cards.prepare(
+            NAME, card_key, user_id=to.person, external_user=to.account, kind=kind,
+            new_id=cards.new_task_id, now=self.clock.now(), data=data)
+
+    async def _send_card(self, to: _Recipient, row: ChannelCard, retry: bool,
+                         card: dict[str, Any]) -> None:
+        try:
+            result = await self._send(to, "template_card", card)
+        except WecomApiError as exc:
+            if exc.errcode != INVALID_TASK_ID or not retry:
+                raise
+            # an earlier attempt, whose answer was lost, already used this task_id
+            log.info("card %s was delivered by an earlier attempt", row.card_key)
+            result = {}
         code = result.get("response_code")
         if isinstance(code, str) and code:
-            await codes.add(card["task_id"], code)
+            await codes.add(row.id, code)
         else:
-            log.info("card %s sent without a response code", card["task_id"])
+            log.info("card %s sent without a response code", row.card_key)
+        await channel_cards.mark_sent(row.id, self.clock.now())
 
     # ---- message/update_template_card -----------------------------------------------------
-    async def _card_update(self, user_id: str, payload: dict[str, Any],
-                           nonce: int | None) -> None:
+    async def _card_update(self, to: _Recipient, payload: dict[str, Any]) -> None:
         card_key, status = str(payload.get("card_key", "")), str(payload.get("status", ""))
+        copies = await channel_cards.delivered(NAME, card_key, to.person)
+        updated = [await self._update(copy, status) for copy in copies]
+        if copies and all(updated):
+            return
+        if copies and all(c.kind == CHOICES for c in copies):  # a question's look only
+            log.info("question card %s could not be updated", card_key)
+            return
+        await self._status_text(to, payload, "no usable response code" if copies
+                                else "no card on record")
+
+    async def _update(self, copy: ChannelCard, status: str) -> bool:
         for _ in range(CODE_TRIES):
-            claim = await codes.claim(card_key)
+            claim = await codes.claim(copy.id)
             if claim is None:
-                break
+                return False
             try:
                 await self.client.post("message/update_template_card", {
-                    "userids": [user_id], "agentid": self.client.agent_id,
+                    "userids": [copy.external_user], "agentid": self.client.agent_id,
                     "response_code": claim.code, "button": cards.decided_buttons(status)})
             except WecomApiError as exc:
                 if exc.errcode != INVALID_RESPONSE_CODE:
                     raise  # the code stays claimed: the retry knows it may have been used
-                await codes.spend(card_key, claim.code)
+                await codes.spend(copy.id, claim.code)
                 if claim.retry:  # the attempt whose answer was lost used it: already updated
-                    log.info("card %s: update confirmed by a spent code", card_key)
-                    return
+                    log.info("card %s: update confirmed by a spent code", copy.card_key)
+                    return True
                 continue  # expired or used up: try the card's next code
-            await codes.spend(card_key, claim.code)
-            return
-        await self._status_text(user_id, payload, nonce, "no usable response code")
+            await codes.spend(copy.id, claim.code)
+            return True
+        return False
 
-    async def _status_text(self, user_id: str, payload: dict[str, Any], nonce: int | None,
-                           why: str) -> None:
+    async def _status_text(self, to: _Recipient, payload: dict[str, Any], why: str) -> None:
         card_key = str(payload.get("card_key", ""))
         task = await ApprovalTask.filter(card_key=card_key).first().values("application_id")
         if task is None:
             log.warning("card update for unknown card %s dropped", card_key)
             return
         log.info("card %s cannot be updated (%s): status sent as text", card_key, why)
-        await self._send(user_id, nonce, "text", {
+        await self._send(to, "text", {
             "content": f"审批卡片（编号 #{task['application_id']}）{payload.get('status', '')}。"})
 
-    # ---- pictures -------------------------------------------------------------------------
-    async def _image(self, user_id: str, payload: dict[str, Any], nonce: int | None) -> None:
+# ---- pictures -------------------------------------------------------------------------
+    async def _image(self, to: _Recipient, payload: dict[str, Any]) -> None:
         source, caption = str(payload.get("source", "")), str(payload.get("caption", ""))
         kind, _, flow_id = source.partition(":")
         picture = await self.pictures(flow_id) if kind == "flowchart" else None
         if picture is None:
-            await self._send(user_id, nonce, "text",
+            await self._send(to, "text",
                              {"content": f"抱歉，暂时无法生成{caption or '流程图'}，请稍后再试。"})
             return
         if caption:
-            await self._send(user_id, nonce, "text", {"content": caption})
+            await self._send(to, "text", {"content": caption})
         try:
             media_id = await self._media_id(source, *picture)
-            await self._send(user_id, nonce, "image", {"media_id": media_id})
+            await self._send(to, "image", {"media_id": media_id})
         except WecomApiError as exc:
             if exc.errcode != INVALID_MEDIA_ID:
                 raise
             self._media.pop(source, None)  # WeCom forgot it before we expected: upload again
             media_id = await self._media_id(source, *picture)
-            await self._send(user_id, nonce, "image", {"media_id": media_id})
+            await self._send(to, "image", {"media_id": media_id})
 
     async def _media_id(self, source: str, content: bytes, filename: str) -> str:
         cached = self._media.get(source)
@@ -178,6 +235,15 @@ class WecomChannel:
             raise DeliveryError("media/upload returned no media_id")
         self._media[source] = (media_id, now)
         return media_id
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    #: the person's directory id (outbox rows, channel_cards) and their WeCom userid
+    person: str
+    account: str
+    #: the outbox row being delivered, when known: it keys WeCom's duplicate check
+    nonce: int | None
 
 
 async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) -> tuple[

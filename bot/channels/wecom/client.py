@@ -21,9 +21,9 @@ from bot.channels.wecom.errors import (
     WecomTransportError,
     redact,
 )
+from bot.channels.wecom.settings import WecomSettings
 from bot.channels.wecom.tokens import TokenStore
 from bot.clock import Clock
-from bot.config import WecomSettings
 
 log = logging.getLogger("campusbot.wecom")
 

@@ -1,8 +1,8 @@
-"""Response codes of an approval card, kept in `ApprovalTask.response_code`.
+"""Response codes of a WeCom card, kept as the card's state in `channel_cards`.
 
 WeCom hands out a code when a card is sent (message/send) and a fresh one with every tap; each
 may be used once, within 72 hours, to update that card (message/update_template_card). The
-column holds the card's unused codes, oldest first, separated by spaces, so a later update
+state holds the card's unused codes, oldest first, separated by spaces, so a later update
 (e.g. the second approver of an "all must approve" stage deciding) still finds one. A code being
 used is marked with "~": if the answer to that call is lost, the retry knows the code was
 ours, and WeCom's "code already used" then means the update went through.
@@ -12,16 +12,12 @@ Every change is a conditional update on the old value, so replicas cannot both t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from storage.models import ApprovalTask
+from storage import channel_cards
+from storage.channel_cards import STATE_LENGTH
 
-T = TypeVar("T")
-COLUMN_LENGTH = 256
 IN_FLIGHT = "~"
-_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -36,61 +32,43 @@ def _split(value: str | None) -> list[str]:
 
 
 def _join(codes: list[str]) -> str | None:
-    while codes and len(" ".join(codes)) > COLUMN_LENGTH:
+    while codes and len(" ".join(codes)) > STATE_LENGTH:
         codes = codes[1:]  # the oldest expire first
     return " ".join(codes) or None
 
 
-def _usable(code: str) -> bool:
+def usable(code: str) -> bool:
     return bool(code) and not code.startswith(IN_FLIGHT) and not any(c.isspace() for c in code) \
-        and len(code) < COLUMN_LENGTH
+        and len(code) < STATE_LENGTH
 
 
-async def _swap(card_key: str, change: Callable[[list[str]], tuple[list[str], T]],
-                approver_id: str | None = None) -> T | None:
-    """Apply `change(codes) -> (new codes, result)` with an optimistic retry loop."""
-    for _ in range(_ATTEMPTS):
-        query = ApprovalTask.filter(card_key=card_key)
-        if approver_id is not None:
-            query = query.filter(approver_id=approver_id)
-        row = await query.first().values("response_code")
-        if row is None:
-            return None
-        old = row["response_code"]
-        new, result = change(_split(old))
-        new_value = _join(new)
-        if new_value == old:
-            return result
-        if await query.filter(response_code=old).update(response_code=new_value) == 1:
-            return result
-    return None
-
-
-async def add(card_key: str, code: str, *, approver_id: str | None = None) -> bool:
-    """Keep a fresh code; with `approver_id`, only on that approver's card (a tap by anyone
-    else must not put their code on someone else's card)."""
-    if not _usable(code):
+async def add(card_id: int, code: str, *, tapped_by: str | None = None) -> bool:
+    """Keep a fresh code; with `tapped_by` (a WeCom userid), only if the card went to that
+    account (a tap by anyone else must not put their code on someone else's card)."""
+    if not usable(code):
         return False
 
-    def keep(codes: list[str]) -> tuple[list[str], bool]:
+    def keep(state: str | None) -> tuple[str | None, bool]:
+        codes = _split(state)
         known = code in codes or IN_FLIGHT + code in codes
-        return (codes if known else [*codes, code]), True
-    return bool(await _swap(card_key, keep, approver_id))
+        return _join(codes if known else [*codes, code]), True
+    return bool(await channel_cards.swap_state(card_id, keep, external_user=tapped_by))
 
 
-async def claim(card_key: str) -> Claim | None:
+async def claim(card_id: int) -> Claim | None:
     """Take a code for one update: an unanswered earlier attempt's first, else the newest."""
-    def take(codes: list[str]) -> tuple[list[str], Claim | None]:
+    def take(state: str | None) -> tuple[str | None, Claim | None]:
+        codes = _split(state)
         for code in codes:
             if code.startswith(IN_FLIGHT):
-                return codes, Claim(code[1:], retry=True)
+                return state, Claim(code[1:], retry=True)
         if not codes:
-            return codes, None
-        return [*codes[:-1], IN_FLIGHT + codes[-1]], Claim(codes[-1], retry=False)
-    return await _swap(card_key, take)
+            return state, None
+        return _join([*codes[:-1], IN_FLIGHT + codes[-1]]), Claim(codes[-1], retry=False)
+    return await channel_cards.swap_state(card_id, take)
 
 
-async def spend(card_key: str, code: str) -> None:
+async def spend(card_id: int, code: str) -> None:
     """The code was used (or is known to be unusable): forget it."""
-    await _swap(card_key, lambda codes: (
-        [c for c in codes if c not in (code, IN_FLIGHT + code)], None))
+    await channel_cards.swap_state(card_id, lambda state: (
+        _join([c for c in _split(state) if c not in (code, IN_FLIGHT + code)]), None))

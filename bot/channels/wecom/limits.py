@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.channels.wecom.cards import choices_layout, question_fits
 from bot.channels.wecom.texts import split_text
 
 PER_MINUTE = 30
@@ -20,12 +21,17 @@ PER_HOUR = 1000
 def weight(payload: dict[str, Any]) -> int:
     """How many WeCom messages delivering `payload` takes."""
     match payload.get("type"):
-        case "text" | "choices":
+        case "text":
             return len(split_text(str(payload.get("text", ""))))
         case "card":
             return 1
         case "image":
             return 2 if payload.get("caption") else 1
+        case "choices":
+            texts = len(split_text(str(payload.get("text", ""))))
+            if choices_layout(payload) is None:
+                return texts
+            return 1 if question_fits(payload) else 1 + texts
     return 0  # card_update changes a card already sent
 
 

@@ -19,7 +19,7 @@ from xml.parsers import expat
 
 from bot.channels.wecom import NAME
 from flows.answers import Attachment
-from flows.incoming import Incoming, Kind
+from flows.incoming import OPENED, Incoming, Kind
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -63,6 +63,8 @@ class WecomMessage:
     task_id: str = ""
     card_type: str = ""
     response_code: str = ""
+    #: the options chosen on a vote or multiple-choice card (SelectedItems/…/OptionId)
+    selected: tuple[str, ...] = ()
 
     @property
     def is_card_tap(self) -> bool:
@@ -75,7 +77,7 @@ class WecomMessage:
             key = f"msg:{self.msg_id}"
         else:
             key = ":".join(("evt", self.from_user, self.create_time, self.event, self.task_id,
-                            self.event_key))
+                            self.event_key, *self.selected))
         if len(key) > MAX_KEY:  # keys of up to 1024 bytes must not be cut into collisions
             key = f"evt-sha256:{hashlib.sha256(key.encode()).hexdigest()}"
         return key
@@ -89,34 +91,36 @@ def _refuse(*_: object) -> NoReturn:
     raise _Refused
 
 
-def _children_text(body: str) -> dict[str, str]:
-    """The text of each child of the root `<xml>` (the first of each name), CDATA included."""
+def _children_text(body: str) -> tuple[dict[str, str], list[str]]:
+    """The text of each child of the root `<xml>` (the first of each name), CDATA included,
+    and the text of every `OptionId` below `SelectedItems` (a card's chosen options)."""
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse
     parser.EntityDeclHandler = _refuse
     parser.ExternalEntityRefHandler = _refuse
     fields: dict[str, str] = {}
+    options: list[str] = []
     parts: list[str] = []
-    depth = 0
-    root = ""
+    path: list[str] = []
+    root: list[str] = []
 
     def start(name: str, _attributes: object) -> None:
-        nonlocal depth, root
-        depth += 1
-        if depth == 1:
-            root = name
-        elif depth == 2:
+        if not path:
+            root.append(name)
+        path.append(name)
+        if len(path) == 2 or name == "OptionId":
             parts.clear()
 
     def end(name: str) -> None:
-        nonlocal depth
-        if depth == 2 and name not in fields:
+        if len(path) == 2 and name not in fields:
             fields[name] = "".join(parts).strip()
-        depth -= 1
+        elif name == "OptionId" and len(path) > 2 and path[1] == "SelectedItems":
+            options.append("".join(parts).strip())
+        path.pop()
 
     def text(data: str) -> None:
-        if depth == 2:
+        if len(path) == 2 or (path and path[-1] == "OptionId"):
             parts.append(data)
 
     parser.StartElementHandler = start
@@ -126,9 +130,9 @@ def _children_text(body: str) -> dict[str, str]:
         parser.Parse(body, True)
     except (expat.ExpatError, _Refused, ValueError) as exc:
         raise MessageError(type(exc).__name__) from exc
-    if root != "xml":
+    if root != ["xml"]:
         raise MessageError("the root element is not <xml>")
-    return fields
+    return fields, options
 
 
 def parse_envelope(body: bytes) -> Envelope:
@@ -153,7 +157,7 @@ def _plain(pattern: re.Pattern[bytes], body: bytes) -> str:
 
 
 def parse_message(plaintext: str) -> WecomMessage:
-    fields = _children_text(plaintext)
+    fields, options = _children_text(plaintext)
     message = WecomMessage(
         msg_type=fields.get("MsgType", ""), from_user=fields.get("FromUserName", ""),
         create_time=fields.get("CreateTime", ""), agent_id=fields.get("AgentID", ""),
@@ -161,7 +165,7 @@ def parse_message(plaintext: str) -> WecomMessage:
         media_id=fields.get("MediaId", ""), pic_url=fields.get("PicUrl", ""),
         event=fields.get("Event", ""), event_key=fields.get("EventKey", ""),
         task_id=fields.get("TaskId", ""), card_type=fields.get("CardType", ""),
-        response_code=fields.get("ResponseCode", ""))
+        response_code=fields.get("ResponseCode", ""), selected=tuple(o for o in options if o))
     if not message.msg_type or not message.from_user:
         raise MessageError("MsgType or FromUserName missing")
     if not message.create_time.isdigit():
@@ -200,7 +204,7 @@ def _event(message: WecomMessage) -> Incoming | None:
             return None
         return _incoming(message, "tap", card_key=message.task_id, action=message.event_key)
     if message.event == "enter_agent":
-        return _incoming(message, "event", event="enter_agent")
+        return _incoming(message, "event", event=OPENED)
     if message.event == "click" and message.event_key:
         return _incoming(message, "event", event=message.event_key)
     if message.event in INACTIVITY_EVENTS:

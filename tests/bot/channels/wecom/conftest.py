@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.sender import OutboxSender
 from storage.directory_file import read_directory_file
 from storage.directory_snapshot import file_alone
+from storage.models import ApprovalTask, ChannelCard
 from tests.conftest import wipe_database
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
@@ -36,6 +37,16 @@ def demo_members() -> dict[str, dict[str, Any]]:
     people = file_alone(read_directory_file("demo")).everyone()
     return {p.id: {"userid": p.id, "name": p.name, "department": [1], "main_department": 1,
                    "position": p.title, "status": 1} for p in people}
+
+
+async def card_row(task_id: str) -> ChannelCard:
+    """What campusbot keeps about a card it sent to WeCom under `task_id`."""
+    return await ChannelCard.get(channel="wecom", external_id=task_id)
+
+
+async def task_of(task_id: str) -> ApprovalTask:
+    """The approval task behind the WeCom card `task_id`."""
+    return await ApprovalTask.get(card_key=(await card_row(task_id)).card_key)
 
 
 def wecom_section(api_base: str) -> dict[str, Any]:
@@ -103,12 +114,13 @@ class Bot:
             pass
 
     async def say(self, user: str, text: str) -> list[str]:
-        """The user types `text` in WeCom; returns the texts the bot sent them for it."""
-        before = len(self.fake.texts(user))
+        """The user types `text` in WeCom; returns what the bot sent them for it (texts, and
+        cards as their title and sub title: a question with options is a card)."""
+        before = len(self.fake.read(user))
         delivery = await self.wecom.text(user, text)
         assert delivery.accepted, delivery.statuses
         await self.settle()
-        return self.fake.texts(user)[before:]
+        return self.fake.read(user)[before:]
 
 
 async def start_bot(settings: Settings, clock: FixedClock, fake: FakeWecom) -> tuple[

@@ -14,8 +14,8 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.config import Settings
-from storage.models import Application, ApprovalTask
-from tests.bot.channels.wecom.conftest import Bot, start_bot, wecom_section
+from storage.models import Application
+from tests.bot.channels.wecom.conftest import Bot, card_row, start_bot, task_of, wecom_section
 from tests.conftest import needs_dot, wipe_database
 from tests.fakes.wecom import FakeCard, FakeWecom
 from tests.fakes.wecom_callbacks import CardNotClickable, WecomCallbacks
@@ -110,22 +110,21 @@ async def test_a_late_tap_on_a_decided_card_gets_the_final_state(bot: Bot) -> No
     await bot.wecom.tap(HEAD, card.task_id, "approve", late=True)
     await bot.settle()
     assert sum("已同意编号" in t for t in bot.fake.texts(HEAD)) == 1
-    assert (await ApprovalTask.get(card_key=card.task_id)).status == "approved"
+    assert (await task_of(card.task_id)).status == "approved"
 
 
 async def test_a_tap_by_someone_else_changes_nothing_and_is_logged(
         bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
     await fill_leave(bot, "2")
     card = only_card(bot, HEAD)
-    codes_before = (await ApprovalTask.get(card_key=card.task_id)).response_code
+    codes_before = (await card_row(card.task_id)).state
     with caplog.at_level(logging.WARNING, logger="campusbot"):
         await bot.wecom.tap(TEACHER, card.task_id, "approve", forged=True)
         await bot.settle()
     assert "card tap by someone else" in caplog.text
     assert any("不是发给您的" in t for t in bot.fake.texts(TEACHER))
-    task = await ApprovalTask.get(card_key=card.task_id)
-    assert task.status == "pending"
-    assert task.response_code == codes_before     # their code is not put on the head's card
+    assert (await task_of(card.task_id)).status == "pending"
+    assert (await card_row(card.task_id)).state == codes_before  # not their code on his card
     assert card.replaced == {}
     await bot.wecom.tap(HEAD, card.task_id, "approve")   # the head can still decide
     await bot.settle()

@@ -9,6 +9,7 @@ import pytest
 
 from bot.channels.wecom.directory_sync import DirectorySync, department_kind, role_of_tag
 from handlers import replies
+from storage import identities
 from storage.directory import DatabaseDirectory
 from storage.directory_file import parse_directory
 from storage.directory_store import apply_directory_file
@@ -114,6 +115,7 @@ async def test_an_unknown_user_is_looked_up_on_first_contact(org: Bot) -> None:
     assert sorted(person.roles) == ["club_leader", "teacher"]
     assert (await Department.get(id="2")).name == "文学院"
     assert org.fake.count("user/get") == 1
+    assert await identities.person_of("wecom", "w_t1") == "w_t1"   # the account is linked
     await org.say("w_t1", "我的申请")                       # known now: no second lookup
     assert org.fake.count("user/get") == 1
 

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from bot.channels.wecom.menu import MENU, MenuError, check_menu, create_menu, menu_keys
 from bot.clock import SystemClock
 from handlers.router import MENU_EVENTS
+from storage import identities
 from storage.db import close_db, init_db
 from storage.models import Person
 from tests.bot.channels.wecom.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, Bot
@@ -73,14 +74,20 @@ async def test_cli_directory_sync_and_menu(
     fake, env = wecom_process_env
     code, out, err = await campusbot(env, "directory", "sync")
     assert code == 0, err
-    assert "同步完成：4 个部门，6 位成员" in out and "中层干部、学生社团负责人、教师" in out
+    assert "企业微信：同步完成：4 个部门，6 位成员" in out
+    assert "中层干部、学生社团负责人、教师" in out
+    assert "新关联账号 5 个" in out                       # every active member's account
     assert "通讯录检查：4 个部门、5 人；" in out          # the directory check's summary
     assert "同步通讯录" in err and "11/11" in err          # the progress bar
     await init_db(database_url)
     try:
         assert (await Person.get(id="w_t1")).name == "周老师"
+        assert await identities.person_of("wecom", "w_t1") == "w_t1"
+        assert await identities.person_of("wecom", "w_left") is None   # left the school
     finally:
         await close_db()
+    code, out, _ = await campusbot(env, "directory", "sync", "--channel", "wecom")
+    assert code == 0 and "新关联账号" not in out            # linked once
     code, out, err = await campusbot(env, "wecom", "menu")
     assert code == 0, err
     assert "应用菜单已创建" in out and fake.menus == [MENU]

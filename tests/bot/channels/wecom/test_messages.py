@@ -54,9 +54,9 @@ def test_voice_video_location_and_link_are_unsupported(msg_type: str,
     assert incoming is not None and incoming.kind == "unsupported"
 
 
-def test_enter_agent_and_menu_clicks_are_events() -> None:
+def test_enter_agent_and_menu_clicks_are_neutral_events() -> None:
     entered = to_incoming(parse_message(event("enter_agent", EventKey="")))
-    assert entered is not None and (entered.kind, entered.event) == ("event", "enter_agent")
+    assert entered is not None and (entered.kind, entered.event) == ("event", "opened")
     clicked = to_incoming(parse_message(event("click", EventKey="menu_tasks")))
     assert clicked is not None and (clicked.kind, clicked.event) == ("event", "menu_tasks")
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot import metrics
+from bot.channels import SIMULATOR
 from bot.clock import Clock
 from bot.intake import Accepted, Intake
 from bot.people import People
@@ -237,7 +239,8 @@ class Dispatcher:
                     turn.reply(replies.NOT_IN_DIRECTORY)
                     log.info("user not in directory: %s", user_id)
                 else:
-                    conversation.last_channel = incoming.channel
+                    if incoming.channel != SIMULATOR:   # a tester is not the person
+                        conversation.last_channel = incoming.channel
                     await self.handlers.handle(turn, conversation, incoming)
                 await save_conversation(conversation, now)
                 await self.write_outbox(turn)
@@ -247,8 +250,11 @@ class Dispatcher:
                 raise TurnError(head.id) from exc
             if not await inbound.mark_processed(head.id, now):
                 raise ConcurrentUpdate(f"inbound event {head.id}")
+        took = time.perf_counter() - started
+        metrics.TURNS.inc(result="done")
+        metrics.TURN_SECONDS.observe(took)
         log.info("turn done: %s user=%s event=%d replies=%d in %.1f ms", incoming.describe(),
-                 user_id, head.id, len(turn.outgoing), (time.perf_counter() - started) * 1000)
+                 user_id, head.id, len(turn.outgoing), took * 1000)
         self.wake_sender()
         return head.id, turn
 
@@ -259,6 +265,7 @@ class Dispatcher:
         if event is None:
             return False
         if event.attempts >= len(FAILED_TURN_RETRY_SECONDS):
+            metrics.TURNS.inc(result="given_up")
             await inbound.record_failure(event_id, now, next_try_at=None)
             log.error("inbound event %s given up after %d failed turns: user=%s", event_id,
                       event.attempts + 1, user_id)
@@ -267,6 +274,7 @@ class Dispatcher:
                 turn.push(user_id, TURN_GIVEN_UP, dedupe_key=f"given-up:{event_id}")
             await self.run_system_turn(apologise)
             return True
+        metrics.TURNS.inc(result="failed")
         delay = FAILED_TURN_RETRY_SECONDS[event.attempts]
         await inbound.record_failure(event_id, now, next_try_at=now + timedelta(seconds=delay))
         return False

@@ -73,3 +73,19 @@ async def test_a_tap_by_someone_else_changes_nothing(
     assert (await ApprovalTask.get()).status == "pending"
     assert (await Application.get(applicant_id=TEACHER)).status != "followup"
     assert not any("已同意" in t for t in bot.fake.texts(TEACHER))
+
+
+def test_the_shipped_template_declares_every_variable_the_bot_fills() -> None:
+    import json
+    from importlib import resources
+
+    from bot.channels.dingtalk import cards
+
+    template = json.loads(resources.files("bot.channels.dingtalk").joinpath(
+        "approval_card.json").read_text("utf-8"))
+    declared = {v["name"] for v in template["variables"]}
+    card = {"title": "t", "subtitle": "s", "facts": [["a", "b"]],
+            "buttons": [{"key": "approve", "text": "同意", "style": "primary"}]}
+    assert set(cards.param_map(card)) == declared
+    assert set(cards.decided_map({"status": "x"})) <= declared
+    assert set(cards.COMMANDS) <= set(template["actions"]) | {"acknowledge"}

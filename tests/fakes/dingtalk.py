@@ -122,6 +122,7 @@ class FakeDingtalk:
         self.app.router.add_post("/v1.0/robot/oToMessages/batchSend", self._batch_send)
         self.app.router.add_post("/v1.0/card/instances/createAndDeliver", self._deliver)
         self.app.router.add_put("/v1.0/card/instances", self._update)
+        self.app.router.add_post("/v1.0/card/instances", self._create)
         self.app.router.add_post("/topapi/v2/department/listsub", self._listsub)
         self.app.router.add_post("/topapi/v2/department/get", self._department)
         self.app.router.add_post("/topapi/v2/user/list", self._user_list)
@@ -342,6 +343,18 @@ class FakeDingtalk:
         return web.json_response({"success": True, "result": {
             "outTrackId": out_track_id,
             "deliverResults": [{"spaceType": "IM_ROBOT", "spaceId": user, "success": True}]}})
+
+    async def _create(self, request: web.Request) -> web.Response:
+        """An instance created and not delivered (what `campusbot dingtalk check` does)."""
+        refused = self._check_token(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        if body.get("cardTemplateId") != self.template_id:
+            return self._error(request.path, 400, "invalidParameter.cardTemplateId",
+                               "template not found")
+        self.calls.append((request.path, 200))
+        return web.json_response({"success": True, "result": body.get("outTrackId")})
 
     async def _update(self, request: web.Request) -> web.Response:
         refused = self._check_token(request)

@@ -14,10 +14,12 @@ campusbot relies on (facts in docs/dingtalk.md).
     PUT  /v1.0/card/instances                  cardParamMap merged by key
     POST /topapi/v2/department/listsub|get, /topapi/v2/user/list|get   (old host, access_token)
 
-Every new-API call checks `x-acs-dingtalk-access-token` (401 otherwise). `qps_error_rate`
-answers that share of API calls with 403 `Forbidden.AccessDenied.QpsLimitForApi` before they
-take effect. Stream controls: push a robot message or a card tap to one connection or several
-(the same messageId to each: a redelivery), `disconnect` (a SYSTEM disconnect frame, the socket
+Every new-API call checks `x-acs-dingtalk-access-token` (401 otherwise). `lose_answers`
+makes a card delivery take effect and answer 502. `qps_error_rate` answers that share of API
+calls with 403 `Forbidden.AccessDenied.QpsLimitForApi` before they take effect.
+
+Stream controls: push a robot message or a card tap to one connection or several (the same
+messageId to each: a redelivery), `disconnect` (a SYSTEM disconnect frame, the socket
 closed a moment later), `stall` (the server stops reading and sending), `ping`.
 """
 
@@ -109,6 +111,8 @@ class FakeDingtalk:
         self.calls: list[tuple[str, int]] = []
         self.flow_controlled: dict[str, int] = {}
         self.qps_error_rate = 0.0
+        #: path → how many of its next calls take effect and then answer 502 (a lost answer)
+        self.lose_answers: dict[str, int] = {}
         self.qps_errors = 0
         self._random = random.Random(7)
         self.departments: dict[int, dict[str, Any]] = {
@@ -340,6 +344,9 @@ class FakeDingtalk:
         self.cards[out_track_id] = FakeCard(out_track_id, user, body["cardTemplateId"],
                                             dict(params), str(body.get("callbackType", "")))
         self.calls.append((request.path, 200))
+        if self.lose_answers.get(request.path, 0) > 0:
+            self.lose_answers[request.path] -= 1
+            return web.Response(status=502, text="<html>Bad Gateway</html>")
         return web.json_response({"success": True, "result": {
             "outTrackId": out_track_id,
             "deliverResults": [{"spaceType": "IM_ROBOT", "spaceId": user, "success": True}]}})

@@ -92,3 +92,13 @@ async def test_a_broken_frame_is_acknowledged_and_dropped(bot: Bot) -> None:
     assert (await connection.ack_of(message_id))["code"] == 200
     await bot.settle()
     assert await InboundEvent.filter(channel="dingtalk").count() == 0
+
+
+async def test_reconnects_back_off_with_jitter_up_to_a_minute(bot: Bot) -> None:
+    stream = bot.stream
+    stream.backoff_base, stream.backoff_max = 1.0, 60.0
+    assert stream.delay(0) == 0                       # after DingTalk's disconnect: at once
+    for failures, ceiling in ((1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (20, 60)):
+        delays = {stream.delay(failures) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (failures, delays)
+        assert len(delays) > 1                        # spread: processes never in step

@@ -4,6 +4,8 @@ card is updated, and the teacher is told."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from storage.models import Application, ApprovalTask
@@ -89,3 +91,18 @@ def test_the_shipped_template_declares_every_variable_the_bot_fills() -> None:
     assert set(cards.param_map(card)) == declared
     assert set(cards.decided_map({"status": "x"})) <= declared
     assert set(cards.COMMANDS) <= set(template["actions"]) | {"acknowledge"}
+
+
+async def test_a_card_whose_answer_was_lost_is_not_shown_twice(bot: Bot) -> None:
+    bot.fake.lose_answers["/v1.0/card/instances/createAndDeliver"] = 1
+    await fill_leave(bot)
+    for _ in range(5):           # the outbox retries the card after its backoff
+        bot.clock.advance(timedelta(seconds=5))
+        await bot.settle()
+    card = only_card(bot, HEAD)  # the retry reused the outTrackId: DingTalk kept one card
+    deliveries = [status for path, status in bot.fake.calls
+                  if path == "/v1.0/card/instances/createAndDeliver"]
+    assert deliveries == [200, 400]   # made, then refused as existing
+    assert (await card_row(card.out_track_id)).sent_at is not None
+    await bot.tap(card, HEAD, "approve")
+    assert card.decided

@@ -42,7 +42,8 @@ async def run_checks(client: DingtalkClient, *, stream: bool, template_id: str) 
         results.append((what, None))
         return True
 
-    if not await attempt("应用凭据（client_id / client_secret）", client.tokens.get()):
+    # a new token, not one cached in the database: the credentials themselves are checked
+    if not await attempt("应用凭据（client_id / client_secret）", client.fetch_token()):
         return results
     if stream:
         await attempt("Stream 模式注册", client.open_connection(SUBSCRIPTIONS))

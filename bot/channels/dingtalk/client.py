@@ -134,6 +134,10 @@ class DingtalkClient:
         return endpoint, ticket
 
     # ---- plumbing -----------------------------------------------------------------------
+    async def fetch_token(self) -> tuple[str, int]:
+        """A new token from DingTalk, not the cached one (`campusbot dingtalk check`)."""
+        return await self._fetch_token()
+
     async def _fetch_token(self) -> tuple[str, int]:
         path = "/v1.0/oauth2/accessToken"
         result = await self._request("POST", self.api_base + path, path, data=dumps(

@@ -20,6 +20,7 @@ from tests.bot.channels.dingtalk.conftest import (
     Bot,
     dingtalk_section,
 )
+from tests.conftest import wipe_database
 from tests.fakes.dingtalk import FakeDingtalk
 
 USERS = [f"user{n:02d}" for n in range(12)]
@@ -80,6 +81,7 @@ async def test_processes_share_one_access_token(fake_dingtalk: FakeDingtalk, clo
                                                 database_url: str) -> None:
     from storage.db import close_db, init_db
 
+    await wipe_database(database_url)
     await init_db(database_url)
     try:
         settings = DingtalkSettings(**dingtalk_section(fake_dingtalk.url))

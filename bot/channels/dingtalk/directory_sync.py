@@ -14,7 +14,8 @@ source keeps (the file, WeCom's sync) only gets the link: their row stays that s
 Departments are stored as `dingtalk-<dept_id>` (WeCom's numeric ids would collide). What the
 contacts do not know — 分管校领导, counselors, roles, aliases — comes from the school's directory
 file, composed over the synced rows as for WeCom (the file names departments by name). Members
-synced earlier and no longer listed are deactivated.
+synced earlier and no longer listed are deactivated. A member who writes before the first sync
+(or joined since) is looked up on their first message (`lookup_user`), the same way.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from tortoise.transactions import in_transaction
 from bot.channels.base import Progress, SyncResult
 from bot.channels.dingtalk import NAME
 from bot.channels.dingtalk.client import DingtalkClient
+from bot.channels.dingtalk.errors import DingtalkApiError
 from bot.channels.wecom.directory_sync import department_kind
 from storage import identities
-from storage.directory import DatabaseDirectory
-from storage.directory_store import bump_generation
+from storage.directory import DatabaseDirectory, PersonInfo
+from storage.directory_store import bump_generation, load_snapshot
 from storage.models import Department, Person
 
 log = logging.getLogger("campusbot.dingtalk")
@@ -81,6 +83,30 @@ class DirectorySync:
                 members.setdefault(str(member["userid"]), member)
         return await self._save([d for d in departments if isinstance(d, dict)], members)
 
+    async def lookup_user(self, userid: str) -> PersonInfo | None:
+        """A member the directory does not know yet, on their first message: fetched
+        (topapi/v2/user/get), matched or added like in a sync, and linked."""
+        try:
+            member = await self._call("/topapi/v2/user/get", {"userid": userid})
+        except DingtalkApiError as exc:
+            if not exc.retryable:   # not a member DingTalk knows (60121), or out of range
+                log.info("DingTalk user %s not found (%s)", userid, exc.code)
+                return None
+            raise
+        if not isinstance(member, dict):
+            return None
+        departments = []
+        for dept_id in (member.get("dept_id_list") or [])[:1]:
+            if not await Department.exists(id=department_id(dept_id)):
+                departments.append(await self._call("/topapi/v2/department/get",
+                                                    {"dept_id": dept_id}))
+        result = await self._save([d for d in departments if isinstance(d, dict)],
+                                  {userid: member}, deactivate=False)
+        person_id = await identities.person_of(NAME, userid)
+        log.info("DingTalk user %s added to the directory on first contact (%d linked)",
+                 userid, result.linked)
+        return (await load_snapshot()).people_by_id.get(person_id) if person_id else None
+
     async def _all_department_ids(self) -> list[int]:
         found, frontier = [ROOT], [ROOT]
         while frontier:
@@ -105,7 +131,8 @@ class DirectorySync:
         return members
 
     async def _save(self, departments: list[dict[str, Any]],
-                    members: dict[str, dict[str, Any]]) -> SyncResult:
+                    members: dict[str, dict[str, Any]], *, deactivate: bool = True,
+                    ) -> SyncResult:
         result = SyncResult()
         directory = DatabaseDirectory()
         people: dict[str, str] = {}
@@ -126,8 +153,9 @@ class DirectorySync:
             for item in departments:
                 await self._save_department(item, people)
                 result.departments += 1
-            result.deactivated = await Person.filter(source=NAME, active=True).exclude(
-                id__in=list(people.values())).update(active=False)
+            if deactivate:
+                result.deactivated = await Person.filter(source=NAME, active=True).exclude(
+                    id__in=list(people.values())).update(active=False)
             await bump_generation()
         log.info("DingTalk directory sync: %d departments, %d people, %d accounts linked",
                  result.departments, result.people, result.linked)

@@ -5,7 +5,7 @@
     card callback → the card by its outTrackId (channel_cards) → Incoming tap with the card's
                     neutral key and the button's action (key `tap:<frame messageId>`) → same
 
-The ack goes out once the event is stored (a millisecond or two), so DingTalk redelivers only
+The ack goes out once the event is stored (the turn comes after), so DingTalk redelivers only
 what was never stored. A database that cannot store it in time gets a 500 ack: DingTalk
 delivers it again. Frame messageIds already answered in this process are answered again from
 memory without touching the database; a copy that reaches another process is dropped there by

@@ -16,6 +16,7 @@ from bot.channels.base import ChannelContext, ChannelRuntime, Progress, SyncResu
 from bot.channels.dingtalk import NAME, callback
 from bot.channels.dingtalk.channel import DingtalkChannel
 from bot.channels.dingtalk.client import DingtalkClient
+from bot.channels.dingtalk.directory_sync import DirectorySync
 from bot.channels.dingtalk.receiver import Receiver
 from bot.channels.dingtalk.settings import DingtalkSettings, check
 from bot.channels.dingtalk.stream import StreamClient
@@ -50,12 +51,13 @@ class DingtalkPlugin:
         template = settings.card_template_id if settings.mode == "stream" else ""
         channel = DingtalkChannel(client, context.clock, template_id=template)
 
+        directory = DirectorySync(client)
+
         async def sync(progress: Progress | None) -> SyncResult:
-            from bot.channels.dingtalk.directory_sync import DirectorySync
+            return await directory.run(progress)
 
-            return await DirectorySync(client).run(progress)
-
-        return ChannelRuntime(channel=channel, sync=sync, close=client.close)
+        return ChannelRuntime(channel=channel, lookup_user=directory.lookup_user, sync=sync,
+                              close=client.close)
 
     def serve(self, app: web.Application) -> None:
         settings: DingtalkSettings = app[keys.SETTINGS].section(self.section)

@@ -120,3 +120,29 @@ async def test_members_no_longer_listed_are_deactivated(
     await runtime.close()
     assert result.deactivated == 1 and result.linked == 0
     assert not (await Person.get(id="s001")).active
+
+
+async def test_a_member_writing_before_the_sync_is_looked_up_and_linked(
+        settings_factory: Callable[..., Settings], fake_dingtalk: FakeDingtalk,
+        clock: FixedClock, database_url: str, tmp_path: Path) -> None:
+    from tests.bot.channels.dingtalk.conftest import start_bot
+
+    await wipe_database(database_url)
+    school = tmp_path / "school.toml"
+    school.write_text(SCHOOL_FILE, encoding="utf-8")
+    fake_dingtalk.add_department(2, "文学院", managers=["0452"])
+    fake_dingtalk.add_user("0451", "张老师", [2], job_number="20190001")
+    settings = settings_factory(dingtalk=dingtalk_section(fake_dingtalk.url),
+                                simulator={"enabled": False}, directory={"file": str(school)})
+    bot = await start_bot(settings, clock, fake_dingtalk)
+    try:
+        replies = await bot.say("0451", "我的申请")
+        assert replies and "开通" not in replies[0]
+        assert await identities.person_of("dingtalk", "0451") == "20190001"
+        assert (await Person.get(id="20190001")).department_id == "dingtalk-2"
+        # someone DingTalk does not know either gets the polite answer
+        stranger = await bot.say("0999", "你好")
+        assert "开通" in stranger[0]
+        assert await identities.person_of("dingtalk", "0999") is None
+    finally:
+        await bot.client.close()

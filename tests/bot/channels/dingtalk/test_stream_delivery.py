@@ -102,3 +102,10 @@ async def test_reconnects_back_off_with_jitter_up_to_a_minute(bot: Bot) -> None:
         delays = {stream.delay(failures) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays), (failures, delays)
         assert len(delays) > 1                        # spread: processes never in step
+
+
+async def test_a_quiet_healthy_socket_is_kept(bot: Bot) -> None:
+    # the watchdog is 1 s here: campusbot's pings and the server's pongs keep it from firing
+    await asyncio.sleep(3)
+    assert bot.stream.connections == 1 and bot.stream.connected.is_set()
+    assert bot.fake.count("/v1.0/gateway/connections/open") == 1

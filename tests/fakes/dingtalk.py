@@ -15,7 +15,8 @@ campusbot relies on (facts in docs/dingtalk.md).
     POST /topapi/v2/department/listsub|get, /topapi/v2/user/list|get   (old host, access_token)
 
 Every new-API call checks `x-acs-dingtalk-access-token` (401 otherwise). `lose_answers`
-makes a card delivery take effect and answer 502. `qps_error_rate` answers that share of API
+makes a card delivery take effect and answer 502; `hang` makes batchSend wait before it does
+anything (a timeout that never took effect). `qps_error_rate` answers that share of API
 calls with 403 `Forbidden.AccessDenied.QpsLimitForApi` before they take effect.
 
 Stream controls: push a robot message or a card tap to one connection or several (the same
@@ -113,6 +114,9 @@ class FakeDingtalk:
         self.qps_error_rate = 0.0
         #: path → how many of its next calls take effect and then answer 502 (a lost answer)
         self.lose_answers: dict[str, int] = {}
+        #: path → how many of its next calls hang `hang_seconds` before anything happens
+        self.hang: dict[str, int] = {}
+        self.hang_seconds = 2.0
         self.qps_errors = 0
         self._random = random.Random(7)
         self.departments: dict[int, dict[str, Any]] = {
@@ -295,7 +299,13 @@ class FakeDingtalk:
             connection._arrived.set()
         return ws
 
+    async def _stall(self, path: str) -> None:
+        if self.hang.get(path, 0) > 0:
+            self.hang[path] -= 1
+            await asyncio.sleep(self.hang_seconds)
+
     async def _batch_send(self, request: web.Request) -> web.Response:
+        await self._stall(request.path)
         refused = self._check_token(request)
         if refused is not None:
             return refused

@@ -3,8 +3,10 @@ every message arriving once; the access token shared by processes."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import aiohttp
 import pytest
 
 from bot.channels.base import DeliveryError
@@ -56,6 +58,20 @@ async def test_every_message_arrives_once_under_30_percent_qps_errors(bot: Bot) 
     for user in USERS:                                  # and in order per person
         assert bot.fake.texts(user) == [t for t in sent if f"（{user}）" in t]
     assert await OutboxMessage.filter(status="sent").count() == len(sent)
+
+
+async def test_a_timed_out_send_is_retried_and_arrives_once(bot: Bot) -> None:
+    channel = bot.sender.channels["dingtalk"]
+    assert isinstance(channel, DingtalkChannel)
+    channel.client.timeout = aiohttp.ClientTimeout(total=0.3)
+    bot.fake.hang["/v1.0/robot/oToMessages/batchSend"] = 2
+    bot.fake.hang_seconds = 1.0
+    await outbox.enqueue(channel="dingtalk", user_id="zhang_t",
+                         payload=Text("您的申请已受理").payload(), now=bot.clock.now())
+    await deliver_everything(bot)
+    await asyncio.sleep(1.0)     # the hung calls end: they did nothing
+    assert bot.fake.texts("zhang_t") == ["您的申请已受理"]
+    assert (await OutboxMessage.get()).attempts >= 3
 
 
 async def test_flow_controlled_users_get_their_message_later_once(bot: Bot) -> None:

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
+
+from bot import keys
+from bot.channels.dingtalk import receiver as receiver_module
 from bot.clock import FixedClock
 from bot.config import Settings
 from storage.models import InboundEvent
@@ -109,3 +114,48 @@ async def test_a_quiet_healthy_socket_is_kept(bot: Bot) -> None:
     await asyncio.sleep(3)
     assert bot.stream.connections == 1 and bot.stream.connected.is_set()
     assert bot.fake.count("/v1.0/gateway/connections/open") == 1
+
+
+async def test_an_event_that_cannot_be_stored_is_acked_500_and_delivered_again(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    commit = bot.app[keys.DISPATCHER].intake.commit
+    insert = commit._insert
+    failures = [RuntimeError("database unavailable")]
+
+    async def flaky(batch: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await insert(batch)
+    monkeypatch.setattr(commit, "_insert", flaky)
+    connection = await bot.connection()
+    await bot.fake.say(USER, "帮助", to=[connection], message_id="f-1", msg_id="m-1")
+    assert (await connection.ack_of("f-1"))["code"] == 500
+    connection.acks.clear()
+    await bot.fake.say(USER, "帮助", to=[connection], message_id="f-1", msg_id="m-1")
+    assert (await connection.ack_of("f-1"))["code"] == 200
+    await bot.settle()
+    assert len(bot.fake.texts(USER)) == 1
+
+
+async def test_a_slow_database_gets_a_500_in_time_and_loses_nothing(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receiver_module, "ACCEPT_DEADLINE", 0.3)
+    commit = bot.app[keys.DISPATCHER].intake.commit
+    insert = commit._insert
+    slow = [1.0]
+
+    async def slow_once(batch: Any) -> Any:
+        if slow:
+            await asyncio.sleep(slow.pop())
+        return await insert(batch)
+    monkeypatch.setattr(commit, "_insert", slow_once)
+    connection = await bot.connection()
+    await bot.fake.say(USER, "帮助", to=[connection], message_id="f-2", msg_id="m-2")
+    assert (await connection.ack_of("f-2"))["code"] == 500
+    await asyncio.sleep(1.0)
+    connection.acks.clear()
+    await bot.fake.say(USER, "帮助", to=[connection], message_id="f-3", msg_id="m-2")
+    assert (await connection.ack_of("f-3"))["code"] == 200
+    await bot.settle()
+    assert len(bot.fake.texts(USER)) == 1      # the late row ran; the redelivery was a copy
+    assert await InboundEvent.filter(status="done").count() == 1

@@ -106,3 +106,18 @@ async def test_a_card_whose_answer_was_lost_is_not_shown_twice(bot: Bot) -> None
     assert (await card_row(card.out_track_id)).sent_at is not None
     await bot.tap(card, HEAD, "approve")
     assert card.decided
+
+
+async def test_a_tap_delivered_again_decides_once(bot: Bot) -> None:
+    await fill_leave(bot)
+    card = only_card(bot, HEAD)
+    connection = await bot.connection()
+    for message_id in ("tap-1", "tap-1", "tap-2"):   # the same frame twice, then a new frame
+        await bot.fake.tap(card.out_track_id, HEAD, "approve", to=[connection],
+                           message_id=message_id)
+        assert (await connection.ack_of(message_id))["code"] == 200
+        await bot.settle()
+    assert card.decided and card.data["status"].startswith("已同意（李院长")
+    assert sum("李院长已同意" in t for t in bot.fake.texts(TEACHER)) == 1
+    assert sum("已同意编号" in t for t in bot.fake.texts(HEAD)) == 1
+    assert (await ApprovalTask.get()).status == "approved"

@@ -74,7 +74,7 @@ async def test_a_silent_socket_is_replaced_by_the_watchdog(bot: Bot) -> None:
     await bot.say(USER, "我要请假")
     stalled = await bot.connection()
     bot.fake.stall(stalled)              # no frames, no pongs: a dead TCP path
-    for _ in range(400):
+    for _ in range(1500):      # up to 15 s on a busy machine
         if bot.stream.connections == 2 and bot.stream.connected.is_set():
             break
         await asyncio.sleep(0.01)

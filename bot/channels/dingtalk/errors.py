@@ -40,8 +40,10 @@ class DingtalkApiError(DingtalkError):
         self.status = status
         self.code = code
         self.message = message
+        # 88 with a sub-code names the real fault (a missing permission): not busy
         busy = status >= 500 or status == 429 or any(c in code for c in QPS_CODES) or (
-            code.lstrip("-").isdigit() and int(code) in BUSY_ERRCODES)
+            code.lstrip("-").isdigit() and int(code) in BUSY_ERRCODES
+            and not (code == "88" and "subcode=" in message))
         self.qps_limited = any(c in code for c in QPS_CODES)
         self.token_rejected = status == 401 or any(c in code for c in TOKEN_CODES) or (
             code.isdigit() and int(code) in TOKEN_ERRCODES)

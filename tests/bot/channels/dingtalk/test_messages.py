@@ -63,3 +63,18 @@ def test_a_card_callback_reads_its_action_from_the_params_or_the_action_ids() ->
         card_tap({"outTrackId": "cb1", "userId": "0452", "content": "{not json"})
     with pytest.raises(MessageError):
         card_tap({"outTrackId": "cb1", "userId": "0452", "content": "{}"})
+
+
+def test_which_api_errors_are_retried() -> None:
+    from bot.channels.dingtalk.errors import DingtalkApiError
+
+    def retried(status: int, code: str, message: str = "") -> bool:
+        return DingtalkApiError("/x", status=status, code=code, message=message).retryable
+
+    assert retried(403, "Forbidden.AccessDenied.QpsLimitForApi")
+    assert retried(403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi")
+    assert retried(503, "") and retried(401, "InvalidAuthentication")
+    assert retried(200, "90018") and retried(200, "88", "系统繁忙")
+    assert not retried(200, "88", "ding talk error[subcode=60011,submsg=missing permission]")
+    assert not retried(403, "Forbidden.AccessDenied.AccessTokenPermissionDenied")
+    assert not retried(400, "invalidParameter.userIds.overMax")

@@ -59,6 +59,7 @@ import jieba.posseg
 from flows.catalog import Catalog
 from flows.definition import FlowDefinition
 from flows.prefill import stated_answers
+from flows.sounds import differing, readings, sounds_alike
 from flows.stated import DATE_WORDS, QUANTITY, TIME_WORDS
 from flows.validation import ANYONE
 from flows.vocabulary import (
@@ -85,6 +86,9 @@ COMMON_DISCOUNT = 0.4       # a keyword or option found in every flow counts thi
 TEXT_WEIGHT = 0.4           # a word of the summary, a step title, a field label, the unit
 SYNONYM_FACTOR = 0.95       # a term with a general synonym put in
 FUZZY_FACTOR = 0.8          # a name or alias typed with a typo
+UNSOUND_FACTOR = 0.75       # … with a character of another sound (付学 as 休学)
+SOUND_FACTOR = 0.8          # a term typed with characters of the same sound (请价, 集团好)
+MAX_SOUND_TERM = 10         # longer terms are not looked up by sound
 UNALIGNED_FACTOR = 0.7      # a term found inside a longer word of the question
 APART_FACTOR = 0.9          # a term whose words are in the question with others between them
 MAX_GAP = 6                 # … at most this many characters between them
@@ -249,6 +253,8 @@ class _Query:
     text: str
     words: list[tuple[int, int, float]]          # (start, end, weight) of each jieba word
     content: float                               # total weight of the question's content
+    #: spans typed with characters of the same sound, put right (请价 → 请假)
+    corrected: list[tuple[int, int]] = field(default_factory=list)
 
     def topical(self) -> bool:
         return any(weight >= TOPICAL_MIN for _, _, weight in self.words)
@@ -270,6 +276,8 @@ class _Built:
     words: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
     known: set[str] = field(default_factory=set)
     max_term: int = 2
+    #: (length, a reading of the first character) → the terms that sound so
+    sounds: dict[tuple[int, str], list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
 class GuideIndex:
@@ -537,6 +545,9 @@ def _index_pieces(built: _Built) -> None:
     for position, term in enumerate(built.terms):
         text = term.text
         built.max_term = max(built.max_term, len(text))
+        if 2 <= len(text) <= MAX_SOUND_TERM:
+            for reading in readings(text[0]):
+                built.sounds[(len(text), reading)].append(position)
         if term.whole_only:
             built.pieces[text].append(position)
             continue
@@ -592,9 +603,13 @@ class _Credit:
 
 def _parse_query(text: str, built: _Built) -> _Query:
     stripped = strip_values(text)
+    tagged = _tagged(stripped)
+    fixed, corrected = _correct_sounds(built, stripped, _spans(tagged))
+    if corrected:
+        tagged = _tagged(fixed)
     words: list[tuple[int, int, float]] = []
     position = 0
-    for word, flag in _tagged(stripped):
+    for word, flag in tagged:
         end = position + len(word)
         # a time, place or person (下周, 北京, 张老师) is not what the question is about
         incidental = flag in INCIDENTAL_TAGS and word not in built.known
@@ -605,7 +620,62 @@ def _parse_query(text: str, built: _Built) -> _Query:
                 weight = min(weight, SOFT_WEIGHT)   # 体育馆, 教学楼: where, not what
         words.append((position, end, weight))
         position = end
-    return _Query(stripped, words, sum((e - s) * w for s, e, w in words))
+    return _Query(fixed, words, sum((e - s) * w for s, e, w in words), corrected)
+
+
+def _spans(tagged: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    spans, position = [], 0
+    for word, _ in tagged:
+        spans.append((position, position + len(word)))
+        position += len(word)
+    return spans
+
+
+def _correct_sounds(built: _Built, text: str,
+                    spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """The question with terms typed by sound put right (请价 → 请假, 录拨教室 → 录播教室, 採访 →
+    采访), and the spans put right. Only whole words of the question, longest first; at most a
+    third of the characters (one in a short term) differ, none inside a word the catalog uses
+    itself (园长 in 园长外出 is no typo of 院长), and the typed words are no everyday word of
+    their own (上线 is no typo of 上限; 招标上线值 is one of 招标上限值)."""
+    ends = sorted({end for _, end in spans}, reverse=True)
+    own = [(s, e) for s, e in spans if e - s >= 2 and text[s:e] in built.pieces]
+    chars = list(text)
+    corrected: list[tuple[int, int]] = []
+    covered = 0
+    for start, _ in spans:
+        if start < covered:
+            continue
+        for end in ends:
+            size = end - start
+            if not 2 <= size <= MAX_SOUND_TERM:
+                continue
+            window = text[start:end]
+            if window in built.pieces or _is_dictionary_word(window, COMMON_WORD):
+                continue
+            term = _sounding_term(built, window, start, own)
+            if term is not None:
+                chars[start:end] = term
+                corrected.append((start, end))
+                covered = end
+                break
+    return "".join(chars), corrected
+
+
+def _sounding_term(built: _Built, window: str, start: int,
+                   own: list[tuple[int, int]]) -> str | None:
+    size = len(window)
+    for reading in sorted(readings(window[0])):
+        for position in built.sounds.get((size, reading), ()):
+            term = built.terms[position].text
+            changed = differing(term, window)
+            if not 0 < changed <= max(1, size // 3) or not sounds_alike(term, window):
+                continue
+            if any(s <= start + offset < e for offset in range(size)
+                   if term[offset] != window[offset] for s, e in own):
+                continue
+            return term
+    return None
 
 
 def everyday_weight(word: str) -> float:
@@ -622,6 +692,9 @@ def _score(built: _Built, query: _Query) -> list[Match]:
     _credit_synonyms(built, query, credit)
     _credit_subwords(built, query, credit)
     weights = query.char_weights()
+    for start, end in query.corrected:       # a typo is weaker evidence than the word itself
+        for position in range(start, end):
+            weights[position] *= SOUND_FACTOR
     matches = []
     for flow, row in credit.rows.items():
         explained = sum(c * w for c, w in zip(row, weights, strict=True))
@@ -728,7 +801,11 @@ def _credit_typo(built: _Built, term: _Term, query: _Query, starts: set[int], en
                 continue
             if levenshtein(term.text, window) <= allowed and not _changes_a_catalog_word(
                     built, term.text, window, start, query):
-                credit.give(term.flow, start, end, term.weight * FUZZY_FACTOR, STRONG)
+                # a character of another sound is a weaker sign than one of the same sound
+                # (付学 is 复学, not 休学)
+                factor = FUZZY_FACTOR if len(window) != size or sounds_alike(
+                    term.text, window) else FUZZY_FACTOR * UNSOUND_FACTOR
+                credit.give(term.flow, start, end, term.weight * factor, STRONG)
 
 
 def _changes_a_catalog_word(built: _Built, term: str, window: str, start: int,

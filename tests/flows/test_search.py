@@ -85,6 +85,31 @@ def test_typos_and_partial_names(index: GuideIndex, question: str, expected: str
     assert answer_name(index, question) == expected
 
 
+@pytest.mark.parametrize(("question", "roles", "expected"), [
+    ("明天有事想请价", TEACHER, "教职工请销假审批"),      # 价 typed for 假 (both jia)
+    ("集团好怎么申请", TEACHER, "集团号申请"),
+    ("办讲坐要审批吗", TEACHER, "报告会、研讨会、讲座和论坛活动审批"),
+    ("修学申请怎么弄", STUDENT, "休学申请"),
+    ("招标上线值审核", TEACHER, "货物与服务招标上限值审核"),
+])
+def test_typos_of_the_same_sound(index: GuideIndex, question: str, roles: tuple[str, ...],
+                                 expected: str) -> None:
+    assert answer_name(index, question, roles) == expected
+
+
+def test_a_typo_of_the_same_sound_beats_one_of_another(index: GuideIndex) -> None:
+    # 付学 is one character away from both 复学 and 休学; it sounds like 复学 (fu)
+    answer = index.find("付学申请要什么材料", STUDENT)
+    assert answer.matches[0].definition.name == "复学申请"
+    assert answer.status == "confident"
+
+
+def test_a_catalog_word_is_not_taken_for_a_typo_of_the_same_sound(index: GuideIndex) -> None:
+    # 园长 sounds like 院长, but it is the word of the affiliated kindergarten's head
+    answer = index.find("附属幼儿园园长外出", ("cadre", "affiliated_head"))
+    assert answer.matches[0].definition.name == "附属单位主要负责人外出请销假"
+
+
 def test_a_word_of_its_own_is_not_taken_for_a_typo(index: GuideIndex) -> None:
     # 休学手续 is one edit away from 复学手续, but it is what it says
     assert answer_name(index, "休学手续", STUDENT) == "休学申请"

@@ -58,6 +58,7 @@ import jieba.posseg
 
 from flows.catalog import Catalog
 from flows.definition import FlowDefinition
+from flows.ngrams import PairIndex
 from flows.prefill import stated_answers
 from flows.sounds import differing, readings, sounds_alike
 from flows.stated import DATE_WORDS, QUANTITY, TIME_WORDS
@@ -115,6 +116,9 @@ ROLE_BAND = 0.6             # candidates this close compete on the asker's role
 MAX_CANDIDATES = 5
 ALONE_MIN = 0.35            # the best alone, anchored, from this score and with the runner-up
 ALONE_RATIO = 0.5           # … at most this share of it, is offered as the likely process
+SECONDED_MIN = 0.2          # a candidate this good, anchored, may be seconded by the pairs
+SECONDED_LEAD = 1.5         # … when they rank it first, this many times the runner-up
+SECONDED_PAIRS = 2          # … on at least this many of the question's pairs
 SHOWN_SHARE = 0.6           # candidates listed when unsure: at least this share of the best
 
 #: how specific a role is: the more specific role's process wins among comparable candidates
@@ -278,6 +282,7 @@ class _Built:
     max_term: int = 2
     #: (length, a reading of the first character) → the terms that sound so
     sounds: dict[tuple[int, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    pairs: PairIndex = field(default_factory=lambda: PairIndex(()))
 
 
 class GuideIndex:
@@ -312,8 +317,11 @@ class GuideIndex:
                only: Collection[str] | None = None) -> list[Match]:
         """Every flow that explains part of the question, best first, the asker's role applied;
         `only`: the ids of the flows the asker may see (all when None)."""
-        built = self._index()
-        query = _parse_query(text, built)
+        return self._search(self._index(), _parse_query(text, self._index()), roles, only)
+
+    @staticmethod
+    def _search(built: _Built, query: _Query, roles: Collection[str],
+                only: Collection[str] | None) -> list[Match]:
         if not query.topical():
             return []           # 怎么申请, 老师你好: nothing says what it is about
         matches = [m for m in _score(built, query) if only is None or m.definition.id in only]
@@ -324,9 +332,14 @@ class GuideIndex:
              only: Collection[str] | None = None) -> Answer:
         """The answer to a question: one confident match, close candidates, or nothing."""
         apply = self.is_apply_intent(text)
-        ranked = _names_first(self.search(text, roles, only))
+        built = self._index()
+        query = _parse_query(text, built)
+        ranked = _names_first(self._search(built, query, roles, only))
         plausible = [m for m in ranked if _plausible(m) or _alone(m, ranked)]
         if not plausible:
+            seconded = _seconded(built, query, ranked)
+            if seconded is not None:
+                return Answer("likely", (seconded,), apply)
             return Answer("unknown", (), apply)
         named = _named_in(text, ranked)
         if named is not None:           # its full name beats related words and the role
@@ -362,6 +375,35 @@ class GuideIndex:
     def prefill(definition: FlowDefinition, text: str, today: date) -> dict[str, Any]:
         """The answers a sentence states (see flows/prefill.py)."""
         return stated_answers(definition, text, today)
+
+
+def _seconded(built: _Built, query: _Query, ranked: list[Match]) -> Match | None:
+    """The search's best candidate, too weak to offer on its own words, offered as the likely
+    process when the character pairs of the question pick the same flow, well ahead of the rest,
+    on more than one pair (官网上的电话写错了: 官网 is no word of the question for the segmenter,
+    but its pairs are the website's). A place alone (南校区 in 去南校区的校车) seconds nothing."""
+    top = ranked[0] if ranked else None
+    if top is None or top.score < SECONDED_MIN or not top.anchored:
+        return None
+    if all(PLACES.search(word) for word in top.words):
+        return None
+    question = _content_pairs(query)
+    ranking = built.pairs.rank(question)
+    best = ranking.best()
+    if best is None or built.definitions[best].id != top.definition.id:
+        return None
+    shared = sum(1 for pair in set(question) if pair in built.pairs.counts[best])
+    return top if ranking.lead() >= SECONDED_LEAD and shared >= SECONDED_PAIRS else None
+
+
+def _content_pairs(query: _Query) -> list[str]:
+    """The character pairs of the question's content (question words and fillers left out)."""
+    weights = query.char_weights()
+    found = []
+    for position in range(len(query.text) - 1):
+        if weights[position] > 0 and weights[position + 1] > 0:
+            found.append(query.text[position:position + 2])
+    return found
 
 
 def _named_in(text: str, ranked: list[Match]) -> Match | None:
@@ -484,6 +526,7 @@ def _build(definitions: list[FlowDefinition]) -> _Built:
                 built.terms.append(term)
         _add_words(built, number, definition)
     _index_pieces(built)
+    built.pairs = PairIndex(built.definitions)
     return built
 
 

@@ -181,6 +181,23 @@ def test_everyday_words_read_as_the_catalogs(index: GuideIndex, question: str,
     assert answer.matches[0].definition.name == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("单位网页内容改一下", "网站修改申请"),         # words the segmenter runs together
+    ("大文件怎么传给同事", "网盘"),
+    ("私家车进校园要等记吗", "教职员工机动车辆登记申请"),
+])
+def test_character_pairs_second_a_weak_candidate(index: GuideIndex, question: str,
+                                                 expected: str) -> None:
+    answer = index.find(question, TEACHER)
+    assert answer.status == "likely"
+    assert answer.matches[0].definition.name == expected
+
+
+@pytest.mark.parametrize("question", ["去南校区的校车几点发车", "这个月工资啥时候发"])
+def test_a_place_or_a_single_pair_seconds_nothing(index: GuideIndex, question: str) -> None:
+    assert index.find(question, TEACHER).status == "unknown"
+
+
 def test_a_lone_candidate_is_offered_alone_never_as_a_list(index: GuideIndex) -> None:
     # 打印机 is a keyword of IT报修 and of nothing else: not sure, but nothing else comes close
     answer = index.find("办公室打印机卡纸了找谁修", TEACHER)

@@ -62,6 +62,7 @@ from flows.ngrams import PairIndex
 from flows.prefill import stated_answers
 from flows.sounds import differing, readings, sounds_alike
 from flows.stated import DATE_WORDS, QUANTITY, TIME_WORDS
+from flows.titles import stated_roles
 from flows.validation import ANYONE
 from flows.vocabulary import (
     APPLY_ACTS,
@@ -112,6 +113,7 @@ CLEAR_MIN = 0.5             # … a name or alias explaining this much, with the
 CLEAR_RATIO = 0.5           # below this share of the best, is also a confident answer
 TAKEOVER_MIN = 0.3          # … or explain all its key words and are at least this close
 DEMOTED_SHARE = 0.45        # variants beaten on the role score at most this share of the winner
+UNFIT_BAND = 0.4            # … or this close, when the best is not open to the asker at all
 ROLE_BAND = 0.6             # candidates this close compete on the asker's role
 MAX_CANDIDATES = 5
 ALONE_MIN = 0.35            # the best alone, anchored, from this score and with the runner-up
@@ -317,7 +319,8 @@ class GuideIndex:
                only: Collection[str] | None = None) -> list[Match]:
         """Every flow that explains part of the question, best first, the asker's role applied;
         `only`: the ids of the flows the asker may see (all when None)."""
-        return self._search(self._index(), _parse_query(text, self._index()), roles, only)
+        built = self._index()
+        return self._search(built, _parse_query(text, built), stated_roles(text) or roles, only)
 
     @staticmethod
     def _search(built: _Built, query: _Query, roles: Collection[str],
@@ -334,6 +337,8 @@ class GuideIndex:
         apply = self.is_apply_intent(text)
         built = self._index()
         query = _parse_query(text, built)
+        # 我是院长: the title the asker states picks the variant (applying goes by the directory)
+        roles = stated_roles(text) or roles
         ranked = _names_first(self._search(built, query, roles, only))
         plausible = [m for m in ranked if _plausible(m) or _alone(m, ranked)]
         if not plausible:
@@ -964,6 +969,13 @@ def _prefer_roles(ranked: list[Match], roles: Collection[str]) -> list[Match]:
         return ranked
     top = ranked[0]
     band = [m for m in ranked if m is top or _variant_of(m, top)]
+    if fit_specificity(top.definition, roles) < 0 and not top.strong_words:
+        # the best is not open to the asker and only related words chose it (开会 and 外地 for
+        # a school leader): the asker's own variant of it, explaining some of the same words,
+        # need not come as close
+        band += [m for m in ranked if m not in band and m.words & top.words
+                 and m.score >= top.score * UNFIT_BAND
+                 and fit_specificity(m.definition, roles) > 0]
     fits = {m.definition.id: fit_specificity(m.definition, roles) for m in band}
     best_fit = max(fits.values())
     winners = [m for m in band if fits[m.definition.id] == best_fit]

@@ -139,8 +139,16 @@ _FAULT = re.compile(
 _DROPS = re.compile(r"(?:网络?|网线|wifi|WiFi)(?:经常|老是|总是|又|突然|时不时)?断(?:了|开|掉)?")
 
 
+#: several leaders named together (书记院长副院长, 几个领导, 领导们): the team, together
+_TITLE = r"(?:校长|副校长|书记|副书记|院长|副院长|处长|副处长|部长|副部长|主任|副主任|领导)"
+_SEVERAL_LEADERS = re.compile(rf"{_TITLE}(?:[、和跟与及,，]?{_TITLE})+|"
+                              r"(?:几|多|各|两|三|好几)(?:个|位|名)(?:院|处|部|校)?领导|领导们")
+
+
 def plain_phrasing(text: str) -> str:
-    """The question with colloquial fault phrasing put in the catalog's words."""
+    """The question with colloquial phrasing put in the catalog's words: faults (开不了机 →
+    坏了), the network dropping (断网), several leaders together (班子集体)."""
+    text = _SEVERAL_LEADERS.sub("班子集体", text)
     return _FAULT.sub("坏了", _DROPS.sub("断网", text))
 
 

@@ -146,6 +146,27 @@ def test_the_same_words_pick_what_fits_the_asker(index: GuideIndex, roles: tuple
     assert answer_name(index, "我想请3天病假", roles) == expected
 
 
+def test_a_stated_title_picks_the_variant(index: GuideIndex) -> None:
+    # a department head's directory roles, but the question is about the kindergarten head
+    answer = index.find("我是附属幼儿园园长，下个月要去外地参加培训，请假流程是什么", DEPT_HEAD)
+    assert answer.matches[0].definition.name == "附属单位主要负责人外出请销假"
+    assert answer_name(index, "我是副校长 下周出差要报备吗", TEACHER) == "校领导个人外出请销假"
+
+
+def test_a_process_not_open_to_the_asker_gives_way_to_theirs(index: GuideIndex) -> None:
+    # 外地 is a word of the cadres' variant only; a school leader's trip is still theirs
+    assert answer_name(index, "我要去省里开两天会 需要报备吗",
+                       SCHOOL_LEADER) == "校领导个人外出请销假"
+
+
+@pytest.mark.parametrize("question", [
+    "书记院长副院长都要去外地开会 离校三天 咋报", "处里几个领导要同时出差 请假怎么弄",
+])
+def test_several_leaders_together_are_the_group_outing(index: GuideIndex, question: str) -> None:
+    answer = index.find(question, DEPT_HEAD)
+    assert answer.matches[0].definition.name == "领导干部集体外出请销假"
+
+
 def test_words_naming_someone_else_beat_the_askers_role(index: GuideIndex) -> None:
     assert answer_name(index, "学生请假在哪里办", TEACHER) == "学生请假审批"
     assert answer_name(index, "老师请假怎么弄", DEPT_HEAD) == "教职工请销假审批"

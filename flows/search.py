@@ -392,7 +392,7 @@ def _seconded(built: _Built, query: _Query, ranked: list[Match]) -> Match | None
         return None
     if all(PLACES.search(word) for word in top.words):
         return None
-    question = _content_pairs(query)
+    question = _content_pairs(query, built)
     ranking = built.pairs.rank(question)
     best = ranking.best()
     if best is None or built.definitions[best].id != top.definition.id:
@@ -401,9 +401,14 @@ def _seconded(built: _Built, query: _Query, ranked: list[Match]) -> Match | None
     return top if ranking.lead() >= SECONDED_LEAD and shared >= SECONDED_PAIRS else None
 
 
-def _content_pairs(query: _Query) -> list[str]:
-    """The character pairs of the question's content (question words and fillers left out)."""
+def _content_pairs(query: _Query, built: _Built) -> list[str]:
+    """The character pairs of the question's content: no question words or fillers, and no
+    place the catalog does not name (体育馆 says where, not what: 体育 is a course's word)."""
     weights = query.char_weights()
+    for start, end, _ in query.words:
+        word = query.text[start:end]
+        if PLACES.search(word) and word not in built.pieces:
+            weights[start:end] = [0.0] * (end - start)
     found = []
     for position in range(len(query.text) - 1):
         if weights[position] > 0 and weights[position + 1] > 0:
@@ -425,10 +430,18 @@ def _names_first(ranked: list[Match]) -> list[Match]:
     if not ranked or ranked[0].strong:
         return ranked
     best = ranked[0]
-    named = next((m for m in ranked if m.strong and m.score >= best.score * CLOSE_RATIO), None)
+    named = next((m for m in ranked if _named_beyond(m, best)
+                  and m.score >= best.score * CLOSE_RATIO), None)
     if named is None:
         return ranked
     return [named, *(m for m in ranked if m is not named)]
+
+
+def _named_beyond(match: Match, other: Match) -> bool:
+    """A name or alias of `match` explains a word that `other` does not explain at all: 抖音号
+    is a piece of the alias 开抖音号, but also a keyword of the change of an account, so in
+    抖音号不用了要注销 it is no name evidence over that one."""
+    return match.strong and bool(match.strong_words - other.words)
 
 
 def _alone(match: Match, ranked: list[Match]) -> bool:
@@ -455,7 +468,8 @@ def _confident(best: Match, others: list[Match]) -> bool:
     close; or a name or alias of it explains a good part and it is far ahead of the rest. Related
     words alone never win over a process whose name or alias is in the question."""
     runner_up = max((m.score for m in others), default=0.0)
-    if not best.strong and any(m.strong and m.score >= best.score * CLEAR_RATIO for m in others):
+    if not best.strong and any(_named_beyond(m, best) and m.score >= best.score * CLEAR_RATIO
+                               for m in others):
         return False
     if best.score >= CONFIDENT and runner_up < best.score * CLOSE_RATIO:
         return True

@@ -155,8 +155,9 @@ def test_a_stated_title_picks_the_variant(index: GuideIndex) -> None:
 
 def test_a_process_not_open_to_the_asker_gives_way_to_theirs(index: GuideIndex) -> None:
     # 外地 is a word of the cadres' variant only; a school leader's trip is still theirs
-    assert answer_name(index, "我要去省里开两天会 需要报备吗",
-                       SCHOOL_LEADER) == "校领导个人外出请销假"
+    answer = index.find("我要去省里开两天会 需要报备吗", SCHOOL_LEADER)
+    assert answer.status in ("confident", "likely")
+    assert answer.matches[0].definition.name == "校领导个人外出请销假"
 
 
 @pytest.mark.parametrize("question", [

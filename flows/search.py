@@ -65,8 +65,10 @@ from flows.stated import DATE_WORDS, QUANTITY, TIME_WORDS
 from flows.titles import stated_roles
 from flows.validation import ANYONE
 from flows.vocabulary import (
+    ACTS_ON_OBJECTS,
     APPLY_ACTS,
     APPLY_STARTS,
+    MEASURES,
     PLACES,
     QUESTION_MARKERS,
     SOFT_WORDS,
@@ -185,7 +187,7 @@ def strip_values(text: str) -> str:
     """The normalised question without the dates and quantities it states (请3天病假 → 请病假),
     colloquial fault phrasing put plainly (打不出来 → 坏了)."""
     plain = plain_phrasing(DATE_WORDS.sub("", unicodedata.normalize("NFKC", text)))
-    return normalize(QUANTITY.sub("", TIME_WORDS.sub("", plain)))
+    return normalize(MEASURES.sub("", QUANTITY.sub("", TIME_WORDS.sub("", plain))))
 
 
 def word_weight(word: str) -> float:
@@ -671,6 +673,7 @@ def _parse_query(text: str, built: _Built) -> _Query:
         tagged = _tagged(fixed)
     words: list[tuple[int, int, float]] = []
     position = 0
+    act = False         # the last word that weighs anything is an act on an object (买, 报废)
     for word, flag in tagged:
         end = position + len(word)
         # a time, place or person (下周, 北京, 张老师) is not what the question is about
@@ -678,8 +681,11 @@ def _parse_query(text: str, built: _Built) -> _Query:
         weight = 0.0 if incidental else word_weight(word)
         if weight == 1.0 and word not in built.pieces:
             weight = everyday_weight(word)      # only the flows' sentences use it, if any
-            if PLACES.search(word):
-                weight = min(weight, SOFT_WEIGHT)   # 体育馆, 教学楼: where, not what
+            if PLACES.search(word) or act:
+                # 体育馆, 教学楼: where, not what; 买…显微镜: the act decides, not the thing
+                weight = min(weight, SOFT_WEIGHT)
+        if weight > 0:
+            act = word in ACTS_ON_OBJECTS
         words.append((position, end, weight))
         position = end
     return _Query(fixed, words, sum((e - s) * w for s, e, w in words), corrected)

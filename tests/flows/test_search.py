@@ -215,6 +215,16 @@ def test_character_pairs_second_a_weak_candidate(index: GuideIndex, question: st
     assert answer.matches[0].definition.name == expected
 
 
+def test_counts_and_the_asking_unit_are_no_topic(index: GuideIndex) -> None:
+    # 几条 between the act and its object; 研究所 says who asks, not what about
+    answer = index.find("毕业季想在路边挂几条横幅", TEACHER)
+    assert answer.status != "unknown"
+    assert answer.matches[0].definition.name == "宣传阵地审批"
+    answer = index.find("研究所想申请个微信公众号", TEACHER)
+    assert answer.status != "unknown"
+    assert answer.matches[0].definition.name == "新媒体公共账号备案"
+
+
 @pytest.mark.parametrize("question", ["去南校区的校车几点发车", "这个月工资啥时候发"])
 def test_a_place_or_a_single_pair_seconds_nothing(index: GuideIndex, question: str) -> None:
     assert index.find(question, TEACHER).status == "unknown"

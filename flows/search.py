@@ -27,10 +27,19 @@ of the terms with the synonyms put in. A flow's *score* is the share of the ques
 `find` turns the ranking into an answer: one confident match, a few close candidates to choose
 from, or nothing (the question is outside the catalog).
 
+Typos of the same sound (请价, 集团好, 录拨教室; flows/sounds.py) are put right before the
+question is read, at a little less credit than the word itself. Counts (几条, 一台), the unit
+that asks (研究所) and an unknown thing right after an act (买…显微镜) weigh little.
+
+A second opinion (flows/ngrams.py): when nothing is plausible on its words, the best candidate
+is still offered as the likely process if the question's character pairs rank the same flow
+first, well ahead (官网上 is 官|网上 to the segmenter; its pairs are the website's).
+
 Role-aware: among candidates that explain the question about equally well, or that explain all
 the key words of the best one, the one whose audience fits the asker's most specific role wins (a
 department head's 请假 is 部门主要负责人个人外出请销假); words naming someone else (学生请假) win
-over the asker's role.
+over the asker's role; a title the asker states (我是附小校长; flows/titles.py) stands for the
+directory's roles in this choice.
 
 Calibration (benchmarks/guide_qa.py, docs/benchmarks.md): a process is offered only with a name or
 alias in the question, or when its related words explain most of it or several of its words;

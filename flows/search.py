@@ -147,6 +147,8 @@ INCIDENTAL_TAGS = frozenset(("t", "ns", "nr", "nrt", "nrfg", "m", "q", "mq"))
 
 _PUNCTUATION = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
 _FILLER = re.compile(r"(?<=^.)个|一下")        # 放个展板, 看一下监控
+#: 个 after a one-character verb in a question (改个名, 开个号, 挂个横幅): filler
+_VERB_FILLER = re.compile(r"(?<=[改开请挂拉贴放借录建换注买订办装拍发])个(?![人性])")
 _PARENTHESIS = re.compile(r"[（(].*?[)）]")
 _ASCII = re.compile(r"[0-9a-z]")
 
@@ -196,7 +198,8 @@ def strip_values(text: str) -> str:
     """The normalised question without the dates and quantities it states (请3天病假 → 请病假),
     colloquial fault phrasing put plainly (打不出来 → 坏了)."""
     plain = plain_phrasing(DATE_WORDS.sub("", unicodedata.normalize("NFKC", text)))
-    return normalize(MEASURES.sub("", QUANTITY.sub("", TIME_WORDS.sub("", plain))))
+    plain = MEASURES.sub("", QUANTITY.sub("", TIME_WORDS.sub("", plain)))
+    return normalize(_VERB_FILLER.sub("", plain))
 
 
 def word_weight(word: str) -> float:

@@ -83,6 +83,7 @@ from flows.vocabulary import (
     SOFT_WORDS,
     STOP_WORDS,
     SYNONYMS,
+    WHEN,
     WISHES,
     everyday_synonyms,
     plain_phrasing,
@@ -357,7 +358,7 @@ class GuideIndex:
         plausible = [m for m in ranked if _plausible(m) or _alone(m, ranked)]
         if not plausible:
             seconded = _seconded(built, query, ranked)
-            if seconded is not None:
+            if seconded is not None and not (WHEN.search(text) and not seconded.strong):
                 return Answer("likely", (seconded,), apply)
             return Answer("unknown", (), apply)
         named = _named_in(text, ranked)
@@ -371,6 +372,9 @@ class GuideIndex:
             _plausible(m) or (m.anchored and m.score >= best.score * CLOSE_RATIO))]
         shown = sorted(shown, key=lambda m: m is not best)[:MAX_CANDIDATES]
         if len(shown) == 1:
+            if WHEN.search(text) and not best.strong:
+                # 校医院几点上班, 热水什么时候供应: a time to look up, and no name said it
+                return Answer("unknown", (), apply)
             return Answer("likely", (best,), apply)
         return Answer("ambiguous", tuple(shown), apply)
 

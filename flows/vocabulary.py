@@ -175,10 +175,18 @@ _SEVERAL_LEADERS = re.compile(rf"{_TITLE}(?:[、和跟与及,，]?{_TITLE})+|"
                               r"(?:几|多|各|两|三|好几)(?:个|位|名)(?:院|处|部|校)?领导|领导们")
 
 
+#: telling someone in charge (报给学校, 告诉辅导员) is reporting
+_TELL = re.compile(r"(?:报给|告诉|通知|报告给)(?=学校|单位|学院|辅导员|部门|领导|老师|保卫处)")
+
+#: a question about when or how long something is open or happens (几点开门, 什么时候发): a fact
+#: to look up, not a process to go through
+WHEN = re.compile(r"几点|什么时候|啥时候|何时|几号|哪天|什么时间")
+
+
 def plain_phrasing(text: str) -> str:
     """The question with colloquial phrasing put in the catalog's words: faults (开不了机 →
     坏了), the network dropping (断网), several leaders together (班子集体)."""
-    text = _SEVERAL_LEADERS.sub("班子集体", text)
+    text = _TELL.sub("上报", _SEVERAL_LEADERS.sub("班子集体", text))
     return _FAULT.sub("坏了", _DROPS.sub("断网", text))
 
 

@@ -225,6 +225,21 @@ def test_counts_and_the_asking_unit_are_no_topic(index: GuideIndex) -> None:
     assert answer.matches[0].definition.name == "新媒体公共账号备案"
 
 
+@pytest.mark.parametrize("question", ["校医院几点上班", "宿舍热水什么时候供应", "学校几点门禁"])
+def test_a_time_to_look_up_is_no_process_to_guess(index: GuideIndex, question: str) -> None:
+    assert index.find(question, TEACHER).status == "unknown"
+
+
+def test_a_time_question_about_a_named_process_is_answered(index: GuideIndex) -> None:
+    assert answer_name(index, "休学申请什么时候交", STUDENT) == "休学申请"
+
+
+def test_telling_the_school_is_reporting(index: GuideIndex) -> None:
+    answer = index.find("我今天发烧了 要报给学校吗", TEACHER)
+    assert answer.status != "unknown"
+    assert answer.matches[0].definition.name == "疫情异常状态上报"
+
+
 @pytest.mark.parametrize("question", ["去南校区的校车几点发车", "这个月工资啥时候发"])
 def test_a_place_or_a_single_pair_seconds_nothing(index: GuideIndex, question: str) -> None:
     assert index.find(question, TEACHER).status == "unknown"

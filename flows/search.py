@@ -78,6 +78,7 @@ from flows.vocabulary import (
     APPLY_ACTS,
     APPLY_STARTS,
     MEASURES,
+    PAYING,
     PLACES,
     QUESTION_MARKERS,
     SOFT_WORDS,
@@ -358,7 +359,7 @@ class GuideIndex:
         plausible = [m for m in ranked if _plausible(m) or _alone(m, ranked)]
         if not plausible:
             seconded = _seconded(built, query, ranked)
-            if seconded is not None and not (WHEN.search(text) and not seconded.strong):
+            if seconded is not None and not (_elsewhere(text) and not seconded.strong):
                 return Answer("likely", (seconded,), apply)
             return Answer("unknown", (), apply)
         named = _named_in(text, ranked)
@@ -371,10 +372,10 @@ class GuideIndex:
         shown = [m for m in ranked if m.score >= best.score * SHOWN_SHARE and (
             _plausible(m) or (m.anchored and m.score >= best.score * CLOSE_RATIO))]
         shown = sorted(shown, key=lambda m: m is not best)[:MAX_CANDIDATES]
+        if _elsewhere(text) and not any(m.strong for m in shown):
+            # 校医院几点上班, 校园网怎么充值: a time to look up or a payment, and no name
+            return Answer("unknown", (), apply)
         if len(shown) == 1:
-            if WHEN.search(text) and not best.strong:
-                # 校医院几点上班, 热水什么时候供应: a time to look up, and no name said it
-                return Answer("unknown", (), apply)
             return Answer("likely", (best,), apply)
         return Answer("ambiguous", tuple(shown), apply)
 
@@ -398,6 +399,11 @@ class GuideIndex:
     def prefill(definition: FlowDefinition, text: str, today: date) -> dict[str, Any]:
         """The answers a sentence states (see flows/prefill.py)."""
         return stated_answers(definition, text, today)
+
+
+def _elsewhere(text: str) -> bool:
+    """Asks when something happens or how to pay: answered elsewhere, unless a process is named."""
+    return bool(WHEN.search(text) or PAYING.search(text))
 
 
 def _seconded(built: _Built, query: _Query, ranked: list[Match]) -> Match | None:
@@ -820,7 +826,10 @@ def _credit_terms(built: _Built, query: _Query, credit: _Credit) -> None:
                         _credit_whole(term, start, end, start in starts and end in ends, credit)
                 elif start in starts and end in ends:
                     # a piece of a term counts only as whole words of the question
-                    most = term.strong and len(piece) >= 3 and len(piece) >= 0.75 * len(term.text)
+                    # most of a name or alias, unless that part is a catalog word of its own
+                    # (校园网 in 校园网盘 is the network's word, not the disk's name)
+                    most = (term.strong and len(piece) >= 3 and len(piece) >= 0.75 * len(term.text)
+                            and piece not in built.known)
                     credit.give(term.flow, start, end, _partial_weight(built, term, piece),
                                 STRONG if most else 0)
     for position in touched - whole:

@@ -100,7 +100,7 @@ def as_markdown(report: DirectoryReport) -> str:
 
 
 def as_json(report: DirectoryReport) -> str:
-    data = {"ok": report.ok, "summary": report.summary(),
+    data = {"ok": report.ok, "refused": report.refused, "summary": report.summary(),
             "findings": [{"gap": f.gap, "flows": list(f.flows), "text": f.text(),
                           "effects": [asdict(e) for e in f.effects]} for f in report.findings],
             "file_problems": report.file_problems, "notes": report.notes,

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from flows.approvers import Gap, describe
+from flows.approvers import Gap, describe, describe_for
 from flows.assignment import Assignment, assign, describe_all
 from flows.catalog import notice_order
 from flows.definition import FlowDefinition, Stage
@@ -171,9 +171,10 @@ def _applies(stage: Stage, person: PersonInfo) -> bool:
 def _consequence(assignment: Assignment) -> str:
     assert assignment.fallback is not None
     if assignment.people:
-        return f"暂由{describe(assignment.fallback)}处理"
+        return f"暂由{assignment.fallback_text or describe(assignment.fallback)}处理"
     also = assignment.fallback_gap.text() if assignment.fallback_gap else ""
-    return (f"且{describe_all(assignment.tried)}也找不到（{also}），"
+    return (f"且可以代为处理的{assignment.tried_text or describe_all(assignment.tried)}"
+            f"也都找不到（{also}），"
             "申请会保留到通讯录补充后再送达")
 
 
@@ -190,6 +191,8 @@ class _Findings:
             # one line per flow for all students without a counselor, not one per student
             self.students.setdefault((definition.name, *key), []).append(gap.detail or gap.subject)
             return
+        if gap.kind == "own_head" and gap.cause is not None:
+            gap = gap.cause   # the same thing to fix as for everyone else's requests
         names = self.flows.setdefault((gap.text(), *key), [])
         if definition.name not in names:
             names.append(definition.name)
@@ -233,12 +236,13 @@ async def check_directory(definitions: Iterable[FlowDefinition],
                     approvers=tuple(p.name for p in assignment.people),
                     head=department is not None and department.head == person.id,
                     gap=assignment.gap.text() if assignment.gap else "",
-                    fallback=(describe_all(assignment.tried) if assignment.nobody else
-                              describe(assignment.fallback) if assignment.fallback else "")))
+                    fallback=(assignment.tried_text if assignment.nobody else
+                              assignment.fallback_text if assignment.fallback else "")))
                 if assignment.gap is not None:
                     findings.add(definition, assignment)
             stages.append(StageReport(stage.id, stage.name, str(stage.approver),
-                                      describe(stage.approver), tuple(routes)))
+                                      await describe_for(stage.approver, directory),
+                                      tuple(routes)))
         applicants = sum(1 for p in everyone if _audience(definition, p))
         report.flows.append(FlowReport(definition.id, definition.name, definition.unit,
                                        definition.status, definition.online, tuple(stages),

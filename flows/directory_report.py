@@ -28,7 +28,7 @@ def _outcome(route: Route) -> str:
         return names
     if names:
         return f"{names}（代为处理：{route.gap}）"
-    return f"无人（{route.gap}；{route.fallback}也找不到）"
+    return f"无人（{route.gap}；可以代为处理的{route.fallback}也都找不到）"
 
 
 def _stage_lines(stage: StageReport) -> list[str]:

@@ -8,20 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot import keys
-from bot.app import create_app
 from bot.cli import main
-from bot.clock import FixedClock
-from bot.config import Settings
 from handlers import replies
 from storage import directory_store
-from tests.conftest import Sim, wipe_database
+from tests.conftest import QINGLAN, Sim, wipe_database
 
 README_FILE = Path(__file__).parents[1] / "data" / "school_directory.toml"
 
@@ -59,8 +54,9 @@ def test_what_is_missing_is_named_and_fails_the_check(tmp_path: Path, database_u
     settings = config(tmp_path, database_url, str(school))
     assert main(["directory", "check", "--config", settings]) == 1
     out = capsys.readouterr().out
+    # the stand-in is named by the school's own department name, not the notice's
     assert ("没有人担任 IT运维（it_support）：IT报修、办公电脑登记、教育网邮箱申请 无法派单，"
-            "暂由信息与公共实验管理中心负责人处理") in out
+            "暂由信息化建设与管理中心负责人处理") in out
     assert "审计处：未设置分管校领导，" in out
     assert f"{school}: users[" in out and "通讯录中没有用户 'ghost'" in out
     output = tmp_path / "通讯录检查.md"
@@ -80,22 +76,8 @@ def test_the_demo_directory_beside_wecom_is_refused(tmp_path: Path, database_url
     assert "allow_demo = true" in capsys.readouterr().err
 
 
-QINGLAN = Path(__file__).parents[1] / "data" / "qinglan_directory.toml"
 DRAFT_STUDENT = '\n[[users]]\nid = "S20249999"\nname = "草稿同学"\ndepartment = "C01"\n' \
                 'roles = ["student"]\ncounselor = "T3004"\n'
-
-
-@pytest.fixture
-async def qinglan_sim(settings_factory: Callable[..., Settings], clock: FixedClock,
-                      database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Sim, Path]]:
-    """A running server on the made-up 青岚师范学院's own directory file."""
-    live = tmp_path / "school.toml"
-    live.write_text(QINGLAN.read_text(encoding="utf-8"), encoding="utf-8")
-    await wipe_database(database_url)
-    app = create_app(settings_factory(directory={"file": str(live)}), clock=clock,
-                     background=False)
-    async with TestClient(TestServer(app)) as client:
-        yield Sim(client, clock), live
 
 
 def run_cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -165,7 +165,8 @@ class Approvals:
                                                                     last.stage_id)
         for task in tasks:
             card_note = note
-            if stood_in and self.policy.acted_last(all_tasks, task.approver_id):
+            if stood_in and stage.kind == "approve" and self.policy.acted_last(
+                    all_tasks, task.approver_id):
                 # their last approval was a stand-in's: this level is asked for explicitly
                 card_note = (note + "；" if note else "") + \
                     "您在前一环节是代为处理，本环节请再次审核"

@@ -132,6 +132,12 @@ async def _leader(directory: Directory, department: DepartmentInfo,
             leader = await directory.person(candidate)
             if leader:
                 return [leader]
+    if department.kind == "leadership" and department.head != applicant.id:
+        # another school leader's request: the 校长 is what is missing
+        if department.head:
+            raise ApproverNotFound(Gap("unknown_head", department.name, department.head,
+                                       leadership=True))
+        raise ApproverNotFound(Gap("no_head", department.name, leadership=True))
     if department.leader and department.leader != applicant.id:
         raise ApproverNotFound(Gap("unknown_leader", department.name, department.leader))
     raise ApproverNotFound(Gap("no_leader", department.name,

@@ -3,9 +3,12 @@ the directory lacks someone."""
 
 from __future__ import annotations
 
+import pytest
+
 from flows.approvers import ApproverNotFound, resolve_approvers
 from flows.assignment import assign
 from flows.catalog import DEFAULT_CATALOG
+from flows.definition import Approver
 from flows.loader import parse_approver, read_flow_files
 from storage.directory import PersonInfo
 from storage.directory_file import parse_directory
@@ -146,3 +149,18 @@ async def test_the_flows_own_fallback_comes_before_the_head_of_its_unit() -> Non
         "department_head", "head_of:保卫处", "leader_in_charge_of:保卫处"]
     assert headless.fallback_gap is not None
     assert headless.fallback_gap.text() == "通讯录中没有名为“保卫处”的部门"
+
+
+async def test_the_leadership_needs_a_head_for_its_members_and_a_leader_for_the_head() -> None:
+    """校领导: the head (校长) approves the other school leaders, its leader the 校长 — said in
+    words, never with the file's keys."""
+    assert await who("leader_in_charge", "0002") == ["0001"]       # 吴副校长 → 钱校长
+    assert await gap_of("leader_in_charge", "0001") == \
+        "校领导：未指定审批校长本人申请的校领导（通常是党委书记）"
+    headless = {**SCHOOL, "departments": [
+        {**d, "head": ""} if d["id"] == "xld" else d for d in SCHOOL["departments"]]}
+    directory = file_alone(parse_directory(headless, "school.toml"))
+    vice = await directory.person("0002")
+    assert vice is not None
+    with pytest.raises(ApproverNotFound, match=r"^校领导：未设置主要负责人（校长）$"):
+        await resolve_approvers(Approver("leader_in_charge"), vice, directory)

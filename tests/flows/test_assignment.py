@@ -85,8 +85,8 @@ async def test_without_a_head_the_leader_of_the_leadership_is_never_a_subordinat
     [task] = await pending_tasks(application.id)
     assert task.approver_id == "L0002" and task.approver_id != SECRETARY
     notice = " ".join(m.get("text", "") for m in await sim.inbox(ADMIN))
-    assert "校领导：未指定审批校长本人申请的校领导（通常是党委书记）" in notice or \
-        "校领导：未设置主要负责人（校长）" in notice
+    assert "通讯录缺失：校领导：未设置主要负责人（校长）。" in notice
+    assert "已暂由吴书记（党委组织部的分管校领导）代为处理" in notice
     assert "leader" not in notice
 
 

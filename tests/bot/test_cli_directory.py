@@ -106,6 +106,9 @@ async def test_checking_a_draft_never_changes_the_live_directory(
     overridden = run_cli(database_url, "directory", "check", "--config", str(settings),
                          CAMPUSBOT_DIRECTORY__FILE=str(draft))
     assert "20 个部门、50 人" in overridden.stdout
+    # another command run with the override does not put the draft in force either
+    assert run_cli(database_url, "delegate", "list", "--config", str(settings),
+                   CAMPUSBOT_DIRECTORY__FILE=str(draft)).returncode == 0
     after = await directory_store.load_snapshot()
     assert after.generation_value == before.generation_value
     assert sorted(after.people_by_id) == sorted(before.people_by_id)

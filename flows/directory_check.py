@@ -244,7 +244,9 @@ async def check_directory(definitions: Iterable[FlowDefinition],
                                       await describe_for(stage.approver, directory),
                                       tuple(routes)))
         applicants = sum(1 for p in everyone if _audience(definition, p))
-        report.flows.append(FlowReport(definition.id, definition.name, definition.unit,
+        unit = directory.named(definition.unit)
+        report.flows.append(FlowReport(definition.id, definition.name,
+                                       unit.name if unit else definition.unit,
                                        definition.status, definition.online, tuple(stages),
                                        applicants))
         missing = [role for role in definition.audience if role != ANYONE and role not in held]

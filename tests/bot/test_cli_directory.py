@@ -57,6 +57,7 @@ def test_what_is_missing_is_named_and_fails_the_check(tmp_path: Path, database_u
     # the stand-in is named by the school's own department name, not the notice's
     assert ("没有人担任 IT运维（it_support）：IT报修、办公电脑登记、教育网邮箱申请 无法派单，"
             "暂由信息化建设与管理中心负责人处理") in out
+    assert "【IT报修】（信息化建设与管理中心，" in out
     assert "审计处：未设置分管校领导，" in out
     assert f"{school}: users[" in out and "通讯录中没有用户 'ghost'" in out
     output = tmp_path / "通讯录检查.md"

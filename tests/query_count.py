@@ -5,7 +5,7 @@ command (BEGIN, COMMIT, savepoints) sent through Tortoise's clients, SQLite and 
         await dispatcher.process(accepted)
     counted.statements      # SELECT / INSERT / UPDATE / DELETE …
     counted.transaction     # BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE
-    counted.sql             # the statements' text, in order
+    counted.sql             # the statements' text, in order (transaction commands as <begin>…)
 
 Used by the tests (the per-turn query budget) and benchmarks/turn.py; the product never
 imports it. It wraps the client classes' methods while the block runs, so it counts the
@@ -68,6 +68,7 @@ def _wrap(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
                     counted.sql.append(str(args[0]) if args else "")
                 else:
                     counted.transaction += 1
+                    counted.sql.append(f"<{method.__name__}>")
         token = _inside.set(True)
         try:
             return await method(self, *args, **kwargs)

@@ -49,6 +49,29 @@ async def wipe_database(url: str) -> None:
     await Tortoise.close_connections()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_postgres_schema() -> None:
+    """The PostgreSQL test database outlives a run (CI keeps it between runs, with whatever
+    schema an older checkout left): start every run from an empty schema, so the run migrates
+    from nothing. Upgrades from older schemas are tested on scratch databases
+    (tests/storage/test_upgrade.py)."""
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        return
+    import asyncio
+
+    import asyncpg
+
+    async def reset() -> None:
+        connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+        try:
+            await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        finally:
+            await connection.close()
+
+    asyncio.run(reset())
+
+
 @pytest.fixture(scope="session")
 def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once per run; each test starts from a copy (saves the migration

@@ -315,11 +315,11 @@ class Dispatcher:
                 lock.release()
                 if not lock._waiters:
                     self._locks.pop(accepted.incoming.user_id, None)
-        for accepted, _ in together:
-            if accepted.event_id not in finished:
+        for accepted in [a for a, _ in together if a.event_id not in finished] + alone:
+            try:
                 await self.process(accepted)
-        for accepted in alone:
-            await self.process(accepted)
+            except Exception:  # as for a turn of its own: stored, the recovery job retries it
+                log.exception("turn of inbound event %s failed", accepted.event_id)
 
     async def _run_together(self, batch: list[Accepted]) -> set[int]:
         """The events whose users need nothing more now (their turn ran and nothing waited

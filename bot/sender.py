@@ -74,6 +74,47 @@ class RetryPolicy:
         return not error.transient and message.attempts >= self.max_attempts
 
 
+@dataclass
+class Lane:
+    """One user's claimed run of messages, and what they were sent in the last minute."""
+
+    messages: list[OutboxMessage]
+    recent: int
+
+
+class SentMarks:
+    """Marks delivered messages sent, every mark that comes in while one UPDATE is in flight
+    going into the next (on SQLite each is a commit and a disk flush). A lane goes on only
+    once its message is marked, as before."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._queue: list[tuple[int, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def mark(self, message_id: int) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((message_id, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="outbox-sent")
+        await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:200], self._queue[200:]
+            try:
+                await outbox.mark_sent_many([message_id for message_id, _ in batch],
+                                            self.clock.now())
+            except Exception as exc:  # each lane sees it, as its own UPDATE would have failed
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
 class OutboxSender:
     def __init__(self, channels: dict[str, Channel], clock: Clock, *, max_attempts: int,
                  per_user_per_minute: int, give_up_after: timedelta = timedelta(hours=24),
@@ -91,6 +132,7 @@ class OutboxSender:
         #: ids of the claimed messages being delivered (their claims are renewed)
         self._held: set[int] = set()
         self._next_retry: float | None = None
+        self._sent = SentMarks(clock)
 
     def wake(self) -> None:
         self._wake.set()
@@ -130,9 +172,9 @@ class OutboxSender:
         if free <= 0 or not self.channels:
             return 0
         lanes = await self._claim(limit=free * 4)
-        for messages in lanes:
-            task = asyncio.create_task(self._deliver_lane(messages),
-                                       name=f"outbox-{messages[0].user_id}")
+        for lane in lanes:
+            task = asyncio.create_task(self._deliver_lane(lane),
+                                       name=f"outbox-{lane.messages[0].user_id}")
             self._lanes.add(task)
             task.add_done_callback(self._lane_done)
         return len(lanes)
@@ -164,26 +206,29 @@ class OutboxSender:
         if not self.channels:
             return 0
         lanes = await self._claim(limit=self.concurrency * 4)
-        results = await asyncio.gather(*(self._deliver_lane(messages) for messages in lanes))
+        results = await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes))
         return sum(results)
 
-    async def _claim(self, *, limit: int) -> list[list[OutboxMessage]]:
+    async def _claim(self, *, limit: int) -> list[Lane]:
         claimed = await outbox.claim_due(self.clock.now(), list(self.channels),
                                          owner=self.owner, limit=limit)
         lanes: dict[tuple[str, str], list[OutboxMessage]] = {}
         for message in claimed:
             lanes.setdefault((message.channel, message.user_id), []).append(message)
-        return list(lanes.values())
+        if not lanes:
+            return []
+        # what each user was sent in the last minute (the rate limit), for all lanes at once
+        recent = await outbox.sent_counts(list(lanes), self.clock.now() - timedelta(minutes=1))
+        return [Lane(messages, recent.get(key, 0)) for key, messages in lanes.items()]
 
     # ---- one user's run ---------------------------------------------------------------------
-    async def _deliver_lane(self, messages: list[OutboxMessage]) -> int:
+    async def _deliver_lane(self, lane: Lane) -> int:
         """Deliver in order; at the first that must wait, the rest go back behind it."""
+        messages, recent = lane.messages, lane.recent
         first = messages[0]
         attempted = 0
         self._held.update(m.id for m in messages)
         try:
-            recent = await outbox.sent_since(first.channel, first.user_id,
-                                             self.clock.now() - timedelta(minutes=1))
             for index, message in enumerate(messages):
                 if recent >= self.per_user_per_minute:
                     # the platform silently drops messages beyond its per-member limit: wait
@@ -231,7 +276,7 @@ class OutboxSender:
         connection), keep trying rather than leave it to be claimed and sent again."""
         for pause in (*RECORD_SENT_PAUSES, None):
             try:
-                await outbox.mark_sent(message.id, self.clock.now())
+                await self._sent.mark(message.id)
                 return
             except RETRY_TURN as exc:
                 if pause is None:

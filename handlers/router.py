@@ -75,7 +75,9 @@ class Handlers:
         """The application being filled in, if any; an idle one is expired on the spot."""
         if conversation.active_application_id is None:
             return None
-        application = await store.get_application(conversation.active_application_id)
+        application = turn.loaded_application
+        if application is None or application.id != conversation.active_application_id:
+            application = await store.get_application(conversation.active_application_id)
         if application is None or application.status != "filling":
             conversation.active_application_id = None
             return None

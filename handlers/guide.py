@@ -13,6 +13,9 @@ After a guide, `办理`, `详情`, `联系方式` and `流程图` act on that pr
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from flows.approvers import effective_roles
 from flows.catalog import may_apply
 from flows.definition import FlowDefinition
@@ -32,6 +35,7 @@ CAN_DO = ("我可以查办事指南、在线申请和审批，例如问“电脑
 BROWSE = "回复“我要办理”按部门查看全部事项。"
 NONE_OF_THESE = "都不是？可以换个说法再问，或回复“我要办理”按部门查看全部事项。"
 LIKELY = "您问的可能是："
+LIKELY_START = "您要办的可能是《{name}》，先为您开始办理；不是的话回复“取消”，换个说法再说。"
 NOT_IT = "不是这个？换个说法再问，或回复“我要办理”查看全部事项。"
 UNIT_HINT = "选好事项后回复“联系方式”可查看负责人和电话。"
 NO_PROCESS = "请先告诉我是哪个事项，例如“IT报修{command}”。"
@@ -102,21 +106,46 @@ async def start_flow(engine: FlowEngine, turn: Turn, conversation: Conversation,
 
 async def answer_question(engine: FlowEngine, index: GuideIndex, turn: Turn,
                           conversation: Conversation, text: str) -> None:
-    """Show the guide, start the flow (for an intent to apply), or ask which one was meant."""
+    """Show the guide, start the flow (for an intent to apply), or ask which one was meant.
+    A wish to do something (我的车牌想录进门禁) starts the dialog even when the search is not
+    sure which process it is, saying so; a question gets the guide."""
     roles = await roles_of(engine, turn)
     visible = {d.id for d in engine.catalog.visible_to(turn.user.id)}
-    answer = index.find(text, roles, only=visible)
+    answer = by_clause(index, text, roles, visible, index.find(text, roles, only=visible))
     if answer.status == "unknown" or answer.best is None:
         if not await unit_processes(engine, turn, conversation, text):
             decline(turn, text)
     elif answer.status == "ambiguous":
         offer_choices(turn, conversation, answer, text, await unit_names(engine))
-    elif answer.status == "likely":
-        await show_guide(engine, turn, conversation, answer.best, likely=True)
     elif answer.apply and wants_dialog(answer.best, roles):
+        if answer.status == "likely":
+            turn.reply(LIKELY_START.format(name=answer.best.name))
         await start_flow(engine, turn, conversation, answer.best, text)
     else:
-        await show_guide(engine, turn, conversation, answer.best)
+        await show_guide(engine, turn, conversation, answer.best,
+                         likely=answer.status == "likely")
+
+
+_CLAUSES = re.compile(r"[，,。;；!！\s]+")
+
+
+def by_clause(index: GuideIndex, text: str, roles: tuple[str, ...], visible: set[str],
+              answer: Answer) -> Answer:
+    """A sentence of several clauses the search is unsure of, or finds nothing in, asked clause
+    by clause: the purpose or reason told beside the request (我下周去教育部汇报工作，外出4天;
+    …请10天年休假，带父母去海南旅游) must not hide it. Taken only when exactly one process is
+    found with confidence in a clause, and (when the whole sentence had a likely one) it is
+    that one."""
+    if answer.status not in ("unknown", "likely"):
+        return answer
+    clauses = [c for c in _CLAUSES.split(unicodedata.normalize("NFKC", text)) if len(c) >= 2]
+    if len(clauses) < 2:
+        return answer
+    found = [a for c in clauses if (a := index.find(c, roles, only=visible)).status == "confident"]
+    best = {a.best.id for a in found if a.best is not None}
+    if len(best) != 1 or (answer.best is not None and answer.best.id not in best):
+        return answer
+    return Answer("confident", found[0].matches, answer.apply)
 
 
 def wants_dialog(definition: FlowDefinition, roles: tuple[str, ...]) -> bool:

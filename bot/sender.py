@@ -16,11 +16,11 @@ slow platform (seconds per call) delays each user's messages, not everybody's. C
 renewed while a lane runs; a sender killed with kill -9 leaves claims that others take again
 after `outbox.LEASE`.
 
-The lane's own bookkeeping (the rate count, marking a message sent or due again) rides out a
-lost database connection with short pauses (`DATABASE_PAUSES`), so a connection cut does not
-leave a sent message unrecorded. When the database stays away longer, the lane stops and its
-claims are given back as soon as the database answers again (`_abandoned`), instead of after
-the lease: the user waits for the database, not for a timeout.
+The lane's own bookkeeping (marking a message sent — `_record_sent` — due again or given up,
+giving claims back) rides out a lost database connection with short pauses, so a connection cut
+does not leave a sent message unrecorded. When the database stays away longer, the lane stops
+and its claims are given back as soon as the database answers again (`_abandoned`), instead of
+after the lease: the user waits for the database, not for a timeout.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from bot import metrics
 from bot.channels.base import DELIVERING, Channel, DeliveryError
 from bot.clock import Clock
 from storage import outbox
-from storage.errors import DATABASE_UNAVAILABLE
+from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN
 from storage.models import OutboxMessage
 
 log = logging.getLogger("campusbot.outbox")
@@ -53,6 +53,9 @@ POLL_SECONDS = 2.0
 #: pauses before the lane's next try of a bookkeeping query while the database cannot be reached
 DATABASE_PAUSES = (0.1, 0.3, 1.0, 2.0)
 RATE_LIMIT_PAUSE = timedelta(seconds=20)
+#: pauses between tries to record a message the platform has taken; they add up to well under
+#: the claim's lease, so no other process takes the message again meanwhile
+RECORD_SENT_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 3.0)
 CONCURRENCY = 64
 
 DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
@@ -94,6 +97,47 @@ class RetryPolicy:
         return not error.transient and message.attempts >= self.max_attempts
 
 
+@dataclass
+class Lane:
+    """One user's claimed run of messages, and what they were sent in the last minute."""
+
+    messages: list[OutboxMessage]
+    recent: int
+
+
+class SentMarks:
+    """Marks delivered messages sent, every mark that comes in while one UPDATE is in flight
+    going into the next (on SQLite each is a commit and a disk flush). A lane goes on only
+    once its message is marked, as before."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._queue: list[tuple[int, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def mark(self, message_id: int) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((message_id, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="outbox-sent")
+        await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:200], self._queue[200:]
+            try:
+                await outbox.mark_sent_many([message_id for message_id, _ in batch],
+                                            self.clock.now())
+            except Exception as exc:  # each lane sees it, as its own UPDATE would have failed
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
 class OutboxSender:
     def __init__(self, channels: dict[str, Channel], clock: Clock, *, max_attempts: int,
                  per_user_per_minute: int, give_up_after: timedelta = timedelta(hours=24),
@@ -113,6 +157,7 @@ class OutboxSender:
         #: claims of lanes the database interrupted, to give back once it answers again
         self._abandoned: set[int] = set()
         self._next_retry: float | None = None
+        self._sent = SentMarks(clock)
 
     def wake(self) -> None:
         self._wake.set()
@@ -153,9 +198,9 @@ class OutboxSender:
             return 0
         await self._give_back_abandoned()
         lanes = await self._claim(limit=free * 4)
-        for messages in lanes:
-            task = asyncio.create_task(self._deliver_lane(messages),
-                                       name=f"outbox-{messages[0].user_id}")
+        for lane in lanes:
+            task = asyncio.create_task(self._deliver_lane(lane),
+                                       name=f"outbox-{lane.messages[0].user_id}")
             self._lanes.add(task)
             task.add_done_callback(self._lane_done)
         return len(lanes)
@@ -188,7 +233,7 @@ class OutboxSender:
             return 0
         await self._give_back_abandoned()
         lanes = await self._claim(limit=self.concurrency * 4)
-        results = await asyncio.gather(*(self._deliver_lane(messages) for messages in lanes))
+        results = await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes))
         return sum(results)
 
     async def _give_back_abandoned(self) -> None:
@@ -197,24 +242,27 @@ class OutboxSender:
             await outbox.release(ids, self.owner)
             self._abandoned.difference_update(ids)
 
-    async def _claim(self, *, limit: int) -> list[list[OutboxMessage]]:
+    async def _claim(self, *, limit: int) -> list[Lane]:
         claimed = await outbox.claim_due(self.clock.now(), list(self.channels),
                                          owner=self.owner, limit=limit)
         lanes: dict[tuple[str, str], list[OutboxMessage]] = {}
         for message in claimed:
             lanes.setdefault((message.channel, message.user_id), []).append(message)
-        return list(lanes.values())
+        if not lanes:
+            return []
+        # what each user was sent in the last minute (the rate limit), for all lanes at once
+        recent = await outbox.sent_counts(list(lanes), self.clock.now() - timedelta(minutes=1))
+        return [Lane(messages, recent.get(key, 0)) for key, messages in lanes.items()]
 
     # ---- one user's run ---------------------------------------------------------------------
-    async def _deliver_lane(self, messages: list[OutboxMessage]) -> int:
+    async def _deliver_lane(self, lane: Lane) -> int:
         """Deliver in order; at the first that must wait, the rest go back behind it."""
+        messages, recent = lane.messages, lane.recent
         first = messages[0]
         attempted = 0
         done: set[int] = set()
         self._held.update(m.id for m in messages)
         try:
-            since = self.clock.now() - timedelta(minutes=1)
-            recent = await patiently(outbox.sent_since, first.channel, first.user_id, since)
             for index, message in enumerate(messages):
                 rest = [m.id for m in messages[index + 1:]]
                 if recent >= self.per_user_per_minute:
@@ -261,10 +309,23 @@ class OutboxSender:
             return await self._failed(message, DeliveryError(f"{type(exc).__name__}: {exc}"))
         finally:
             DELIVERING.reset(marker)
-        now = self.clock.now()
-        await patiently(outbox.mark_sent, message.id, now)
+        await self._record_sent(message)
         metrics.DELIVERIES.inc(channel=message.channel, outcome="sent")
         return Outcome.SENT
+
+    async def _record_sent(self, message: OutboxMessage) -> None:
+        """The platform has the message: if the database is away just now (a restart, a cut
+        connection), keep trying rather than leave it to be claimed and sent again."""
+        for pause in (*RECORD_SENT_PAUSES, None):
+            try:
+                await self._sent.mark(message.id)
+                return
+            except RETRY_TURN as exc:
+                if pause is None:
+                    raise
+                log.warning("outbox message %s sent but not yet recorded (%s); trying again",
+                            message.id, type(exc).__name__)
+                await asyncio.sleep(pause)
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> Outcome:
         now = self.clock.now()

@@ -10,8 +10,9 @@ POST, answered well within WeCom's 5 s (it retries, and disables apps that keep 
 
 Bad input gets a 4xx with an empty body: 400 malformed, 403 not from WeCom (signature, receive
 id, stale timestamp), 413 too large (announced or while reading), 408 a body that does not
-arrive within `BODY_SECONDS` (a slow client holding connections open). Only a database that
-cannot store the event gets a 503, so that WeCom delivers it again instead of it being lost.
+arrive within 10 s (a slow client holding connections open; bot/channels/body.py). Only a
+database that cannot store the event gets a 503, so that WeCom delivers it again instead of it
+being lost.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot import keys, metrics
+from bot.channels.body import BODY_SECONDS, BodyRefused, read_body
 from bot.channels.wecom import taps
 from bot.channels.wecom.crypto import CryptoError, ReceiveIdError, SignatureError, WecomCrypto
 from bot.channels.wecom.messages import (
@@ -45,8 +47,6 @@ MAX_PARAM = 512
 #: a signature stays valid forever; older requests are refused, newer ones are deduplicated
 #: (inbound events are kept 7 days). Generous, so clock skew never rejects genuine callbacks.
 FRESHNESS_SECONDS = 24 * 3600
-#: WeCom sends a few KB at once; a client still sending after this is refused
-BODY_SECONDS = 10.0
 ACCEPT_DEADLINE = 0.8         # WeCom expects the echo within 1 s; an event answer far sooner
 DRAIN_SECONDS = 10.0
 
@@ -64,7 +64,7 @@ class WecomCallback:
         self.agent_id = str(settings.agent_id)
         self.clock = clock
         self.dispatcher: Dispatcher | None = None
-        self.body_seconds = BODY_SECONDS
+        self.body_seconds = BODY_SECONDS   # a client still sending after this gets 408
 
     # ---- GET: URL verification -------------------------------------------------------------
     async def verify_url(self, request: web.Request) -> web.Response:
@@ -125,20 +125,10 @@ class WecomCallback:
 
     async def _read(self, request: web.Request) -> WecomMessage:
         signature, timestamp, nonce = self._signed_query(request)
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise Rejected(413, "body too large")
-        body = b""
         try:
-            async with asyncio.timeout(self.body_seconds):
-                while len(body) <= MAX_BODY:  # read() returns what has arrived: to the end
-                    chunk = await request.content.read(MAX_BODY + 1 - len(body))
-                    if not chunk:
-                        break
-                    body += chunk
-        except TimeoutError:
-            raise Rejected(408, "body not received in time") from None
-        if len(body) > MAX_BODY:
-            raise Rejected(413, "body too large")
+            body = await read_body(request, MAX_BODY, self.body_seconds)
+        except BodyRefused as refused:
+            raise Rejected(refused.status, refused.reason) from None
         try:
             envelope = parse_envelope(body)
             self._verify(signature, timestamp, nonce, envelope.encrypt)

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 
+import aiohttp
 import pytest
 
 from bot.config import ConfigError, build_settings
@@ -40,10 +41,16 @@ def test_the_format_is_checked() -> None:
 async def test_a_server_logs_json_lines_when_asked(database_url: str) -> None:
     with processes(database_url, {"CAMPUSBOT_LOG__FORMAT": "json",
                                   "CAMPUSBOT_LOG__LEVEL": "INFO"}) as started:
-        await started.serve()
+        url = await started.serve()
+        async with aiohttp.ClientSession() as session, session.post(   # one turn, logged
+                f"{url}/sim/api/messages", json={"user": "zhang_t", "text": "帮助"}) as response:
+            assert response.status == 200
         server = started.running[0]
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         lines = [line for line in started.log_of(server).splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]      # every line is JSON
-    assert any(e["logger"] == "campusbot.directory" and e["level"] == "INFO" for e in entries)
+    turns = [e for e in entries if e["message"].startswith("turn done")]
+    assert len(turns) == 1 and turns[0]["level"] == "INFO" and "user=zhang_t" in \
+        turns[0]["message"]
+    assert "我可以帮您" not in "".join(lines)           # what was said is not logged

@@ -131,7 +131,7 @@ class Dispatcher:
         """Store the event before acknowledging it; None for a duplicate delivery."""
         if not incoming.dedupe_key:
             incoming = replace(incoming, dedupe_key=f"{incoming.user_id}:{time.time_ns()}")
-        return await self.intake.store(incoming)
+        return await self.intake.store(incoming.storable())
 
     async def receive(self, incoming: Incoming) -> TurnResult | None:
         """accept + process, for channels that answer synchronously (the simulator)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from flows.answers import Attachment
@@ -38,6 +38,18 @@ class Incoming:
         if data.get("attachment"):
             data["attachment"] = Attachment(**data["attachment"])
         return cls(**data)
+
+    def storable(self) -> Incoming:
+        """The same event without NUL characters: a user can type or paste one, and
+        PostgreSQL cannot store it in text or JSON (the event, then the answer in the form)."""
+        def clean(item: Any) -> dict[str, Any]:
+            return {f.name: getattr(item, f.name).replace("\x00", "")
+                    for f in fields(item) if "\x00" in str(getattr(item, f.name) or "")
+                    and isinstance(getattr(item, f.name), str)}
+        changes: dict[str, Any] = clean(self)
+        if self.attachment is not None and clean(self.attachment):
+            changes["attachment"] = replace(self.attachment, **clean(self.attachment))
+        return replace(self, **changes) if changes else self
 
     def describe(self) -> str:
         """For logs: never the text itself (it may be personal), only its shape."""

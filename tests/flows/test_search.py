@@ -227,7 +227,8 @@ def test_counts_and_the_asking_unit_are_no_topic(index: GuideIndex) -> None:
 
 @pytest.mark.parametrize("question", ["校医院几点上班", "宿舍热水什么时候供应", "学校几点门禁",
                                       "校园网怎么充值", "一卡通充值在哪里"])
-def test_a_time_to_look_up_or_a_payment_is_no_process_to_guess(index: GuideIndex, question: str) -> None:
+def test_a_time_to_look_up_or_a_payment_is_no_process_to_guess(index: GuideIndex,
+                                                               question: str) -> None:
     assert index.find(question, TEACHER).status == "unknown"
 
 

@@ -224,6 +224,29 @@ async def sent_counts(recipients: Sequence[tuple[str, str]],
             if (row["channel"], row["user_id"]) in wanted}
 
 
+class Recent(NamedTuple):
+    id: int
+    status: str
+    payload: dict[str, Any]
+    sent_at: datetime | None
+
+
+async def in_flight_and_sent(channel: str, user_id: str, since: datetime) -> list[Recent]:
+    """The user's messages being delivered ('sending') and those sent since `since`, in one
+    fixed statement (every delivery asks this: see the WeCom channel's limits)."""
+    db = connections.get("default")
+    m = marks(3, db.capabilities.dialect == "postgres")
+    fields = OutboxMessage._meta.fields_map
+    rows = await db.execute_query_dict(
+        f"SELECT id, status, payload, sent_at FROM {OutboxMessage._meta.db_table} "
+        f"WHERE channel = {m[0]} AND user_id = {m[1]} "
+        f"AND (status = 'sending' OR (status = 'sent' AND sent_at >= {m[2]}))",
+        [channel, user_id, fields["sent_at"].to_db_value(since, OutboxMessage)])
+    payload, sent_at = fields["payload"], fields["sent_at"]
+    return [Recent(int(row["id"]), row["status"], payload.to_python_value(row["payload"]),
+                   sent_at.to_python_value(row["sent_at"])) for row in rows]
+
+
 async def sent_since(channel: str, user_id: str, since: datetime) -> int:
     return await OutboxMessage.filter(channel=channel, user_id=user_id, status="sent",
                                       sent_at__gte=since).count()

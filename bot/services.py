@@ -146,7 +146,8 @@ async def build_services(settings: Settings, clock: Clock) -> Services:
     people = People(directory, list(runtimes), user_lookups)
     dispatcher = Dispatcher(handlers, people, clock, settings.zone, sender.wake,
                             run_turns=settings.server.run_turns,
-                            turn_slots=settings.database.parallel_turns())
+                            turn_slots=settings.database.parallel_turns(),
+                            turn_batch=settings.database.turn_batch())
     sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
     jobs = Jobs(engine, dispatcher, clock,
                 reminder_seconds=settings.approvals.reminder_check_seconds)

@@ -34,7 +34,7 @@ from enum import Enum
 from bot.channels.base import DELIVERING, Channel, DeliveryError
 from bot.clock import Clock
 from storage import outbox
-from storage.errors import DATABASE_UNAVAILABLE
+from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN
 from storage.models import OutboxMessage
 
 log = logging.getLogger("campusbot.outbox")
@@ -43,6 +43,9 @@ log = logging.getLogger("campusbot.outbox")
 RETRY_DELAYS = (0.2, 0.5, 1, 1, 2, 3, 5, 8, 15, 30, 60, 120, 300)
 POLL_SECONDS = 2.0
 RATE_LIMIT_PAUSE = timedelta(seconds=20)
+#: pauses between tries to record a message the platform has taken; they add up to well under
+#: the claim's lease, so no other process takes the message again meanwhile
+RECORD_SENT_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 3.0)
 CONCURRENCY = 64
 
 DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
@@ -265,8 +268,22 @@ class OutboxSender:
             return await self._failed(message, DeliveryError(f"{type(exc).__name__}: {exc}"))
         finally:
             DELIVERING.reset(marker)
-        await self._sent.mark(message.id)
+        await self._record_sent(message)
         return Outcome.SENT
+
+    async def _record_sent(self, message: OutboxMessage) -> None:
+        """The platform has the message: if the database is away just now (a restart, a cut
+        connection), keep trying rather than leave it to be claimed and sent again."""
+        for pause in (*RECORD_SENT_PAUSES, None):
+            try:
+                await self._sent.mark(message.id)
+                return
+            except RETRY_TURN as exc:
+                if pause is None:
+                    raise
+                log.warning("outbox message %s sent but not yet recorded (%s); trying again",
+                            message.id, type(exc).__name__)
+                await asyncio.sleep(pause)
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> Outcome:
         now = self.clock.now()

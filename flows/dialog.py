@@ -113,7 +113,9 @@ class Dialog:
                                  action="create", detail={"prefilled": sorted(prefill or {})})
         session.drop_inapplicable()
         count = len(session.applicable_fields())
-        intro = f"开始办理《{definition.name}》（{definition.unit}），共 {count} 项，一次问一项。"
+        unit = await self.runtime.directory.department_named(definition.unit)
+        intro = (f"开始办理《{definition.name}》（{unit.name if unit else definition.unit}），"
+                 f"共 {count} 项，一次问一项。")
         if filled:
             intro += "\n已根据您的话填好：" + "；".join(filled) + "。"
         turn.reply(intro)

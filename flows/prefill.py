@@ -27,6 +27,8 @@ _COUNTED = "台|个|件|套|把|张|辆|间|部|块"
 #: labels of the free-text questions a clause of the sentence may answer
 _REASON_LABELS = ("事由", "原因", "用途", "描述", "情况")
 _DISTINCT = re.compile(r"[0-9A-Za-z]")
+#: a question's hint that says which option some words mean: 出差、开会、培训请选“因公外出”
+_HINTED = re.compile(r"([^。；，,]+?)请选“([^”]+)”")
 
 
 def stated_answers(definition: FlowDefinition, text: str, today: date) -> dict[str, Any]:
@@ -75,9 +77,19 @@ def _named_option(item: Field, sentence: str) -> str | None:
         return named[0]
     if named:
         return None
+    hinted = {option for words, option in _hinted_words(item) if any(w in text for w in words)}
+    if len(hinted) == 1:
+        return hinted.pop()
     distinct = [o for o, core in cores.items() if (part := _common(core, text)) and
                 len(part) >= 3 and _DISTINCT.search(part)]
     return distinct[0] if len(distinct) == 1 else None
+
+
+def _hinted_words(item: Field) -> list[tuple[list[str], str]]:
+    """(words, option) from the question's hint, for the options the flow file says some
+    everyday words mean (出差、开会、培训、学习请选“因公外出”)."""
+    return [([w for w in words.split("、") if len(w) >= 2], option)
+            for words, option in _HINTED.findall(item.hint) if option in item.options]
 
 
 def _common(first: str, second: str) -> str:

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot import channels, keys
+from bot import channels, keys, metrics
 from bot.background import background_work, settle_memory
 from bot.channels import simulator
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.services import build_services, load_directory
+from bot.config import ConfigError, Settings
+from bot.services import build_services, load_directory, real_channels
 from storage.db import close_db, init_db, ping
 
 log = logging.getLogger("campusbot")
@@ -33,11 +33,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
 
     `background=False` leaves out the scheduler and the outbox loop (tests drive them by hand);
     so does `[server] run_turns = false`, where `campusbot worker` processes run them.
+    ConfigError: the simulator is on beside a real channel without the trial setting.
     """
+    refused = simulator.refusal(settings.simulator, real_channels(settings))
+    if refused:
+        raise ConfigError(refused)
     app = web.Application(client_max_size=64 * 1024)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics.metrics)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_services)
     if background:
@@ -64,8 +69,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.FLOWCHARTS] = services.flowcharts
     app[keys.CHANNELS] = services.channels
     if simulator.NAME in services.channels and len(services.channels) > 1:
-        log.warning("the simulator is on beside a real channel: anyone who reaches /sim can act "
-                    "as any user. Set [simulator] enabled = false in production.")
+        log.warning("the simulator is on beside a real channel (allowed for a trial): anyone on "
+                    "this machine can act as any user at /sim. Set [simulator] enabled = false "
+                    "in production.")
     yield
     await services.close_channels()
 

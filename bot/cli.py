@@ -48,12 +48,16 @@ def serve(args: argparse.Namespace) -> int:
     from storage.directory_file import DirectoryFileError
 
     settings = settings_from(args)
-    configure(settings.log.level)
-    print(f"campusbot 启动：http://{settings.server.host}:{settings.server.port}"
-          + ("  模拟器：/sim" if settings.simulator.enabled else ""))
+    configure(settings.log.level, settings.log.format)
     try:
-        web.run_app(create_app(settings), host=settings.server.host, port=settings.server.port,
-                    print=None)
+        app = create_app(settings)
+    except ConfigError as exc:
+        print(f"启动失败：\n{exc}", file=sys.stderr)
+        return 2
+    print(f"campusbot 启动：http://{settings.server.host}:{settings.server.port}"
+          + ("  模拟器：/sim（仅限本机）" if settings.simulator.enabled else ""))
+    try:
+        web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
     except (FlowFileError, DirectoryFileError) as exc:
         print(f"启动失败：\n{exc}", file=sys.stderr)
         return 2
@@ -66,7 +70,7 @@ def worker(args: argparse.Namespace) -> int:
     from storage.directory_file import DirectoryFileError
 
     settings = settings_from(args)
-    configure(settings.log.level)
+    configure(settings.log.level, settings.log.format)
     print("campusbot worker 启动：处理对话、发送消息、运行定时任务")
     try:
         run_worker(settings)

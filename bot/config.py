@@ -96,6 +96,8 @@ class OutboxSettings:
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
+    #: "text", or "json": one JSON object per line, for a log collector
+    format: str = "text"
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("outbox", "per_user_per_minute"): _check_positive,
     ("outbox", "give_up_after_hours"): _check_positive,
     ("log", "level"): _check_level,
+    ("log", "format"): lambda v: None if v in ("text", "json") else "应为 text 或 json",
 }
 
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import metrics
+from bot.channels import SIMULATOR
 from bot.clock import Clock
 from bot.intake import Accepted, Intake
 from bot.people import People
@@ -267,7 +269,8 @@ class Dispatcher:
                 turn.reply(replies.NOT_IN_DIRECTORY)
                 log.info("user not in directory: %s", user_id)
             else:
-                conversation.last_channel = incoming.channel
+                if incoming.channel != SIMULATOR:   # a tester is not the person
+                    conversation.last_channel = incoming.channel
                 await self.handlers.handle(turn, conversation, incoming)
             await save_conversation(conversation, now)
             await self.write_outbox(turn)
@@ -281,9 +284,12 @@ class Dispatcher:
 
     @staticmethod
     def _done(ran: Ran, user_id: str, started: float) -> None:
+        took = time.perf_counter() - started
+        metrics.TURNS.inc(result="done")
+        metrics.TURN_SECONDS.observe(took)
         log.info("turn done: %s user=%s event=%d replies=%d in %.1f ms",
                  ran.incoming.describe(), user_id, ran.event_id, len(ran.turn.outgoing),
-                 (time.perf_counter() - started) * 1000)
+                 took * 1000)
 
     # ---- several users' turns in one transaction ------------------------------------------
     async def process_batch(self, batch: list[Accepted]) -> None:
@@ -364,6 +370,7 @@ class Dispatcher:
         if event is None:
             return False
         if event.attempts >= len(FAILED_TURN_RETRY_SECONDS):
+            metrics.TURNS.inc(result="given_up")
             await inbound.record_failure(event_id, now, next_try_at=None)
             log.error("inbound event %s given up after %d failed turns: user=%s", event_id,
                       event.attempts + 1, user_id)
@@ -372,6 +379,7 @@ class Dispatcher:
                 turn.push(user_id, TURN_GIVEN_UP, dedupe_key=f"given-up:{event_id}")
             await self.run_system_turn(apologise)
             return True
+        metrics.TURNS.inc(result="failed")
         delay = FAILED_TURN_RETRY_SECONDS[event.attempts]
         await inbound.record_failure(event_id, now, next_try_at=now + timedelta(seconds=delay))
         return False

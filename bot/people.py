@@ -4,7 +4,8 @@
                                   else the person with that id, else the channel's lookup of
                                   someone the directory does not know yet (linked on the spot)
     channel_for(person)           where cards and reminders go: the channel set for the person,
-                                  else the one they wrote from last, else the first (in the
+                                  else the real channel they wrote from last (never the
+                                  simulator, bot/channels/simulator.py), else the first (in the
                                   registry's order) they have an account on, else the first
                                   enabled channel
 
@@ -76,7 +77,7 @@ class People:
         if preferred in self.channels:
             return str(preferred)
         last = await last_channel_of(person_id)
-        if last in self.channels:
+        if last in self.channels and last != registry.SIMULATOR:   # an older version stored it
             return str(last)
         accounts = await identities.accounts_of(person_id)
         for channel in self.channels:

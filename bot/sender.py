@@ -15,6 +15,12 @@ Up to `concurrency` users are served at once, and a new lane starts as soon as o
 slow platform (seconds per call) delays each user's messages, not everybody's. Claims are leases
 renewed while a lane runs; a sender killed with kill -9 leaves claims that others take again
 after `outbox.LEASE`.
+
+The lane's own bookkeeping (marking a message sent — `_record_sent` — due again or given up,
+giving claims back) rides out a lost database connection with short pauses, so a connection cut
+does not leave a sent message unrecorded. When the database stays away longer, the lane stops
+and its claims are given back as soon as the database answers again (`_abandoned`), instead of
+after the lease: the user waits for the database, not for a timeout.
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any, TypeVar
 
+from bot import metrics
 from bot.channels.base import DELIVERING, Channel, DeliveryError
 from bot.clock import Clock
 from storage import outbox
@@ -42,6 +50,8 @@ log = logging.getLogger("campusbot.outbox")
 #: seconds before the next try after the 1st, 2nd, … failure; the last repeats
 RETRY_DELAYS = (0.2, 0.5, 1, 1, 2, 3, 5, 8, 15, 30, 60, 120, 300)
 POLL_SECONDS = 2.0
+#: pauses before the lane's next try of a bookkeeping query while the database cannot be reached
+DATABASE_PAUSES = (0.1, 0.3, 1.0, 2.0)
 RATE_LIMIT_PAUSE = timedelta(seconds=20)
 #: pauses between tries to record a message the platform has taken; they add up to well under
 #: the claim's lease, so no other process takes the message again meanwhile
@@ -49,6 +59,19 @@ RECORD_SENT_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 3.0)
 CONCURRENCY = 64
 
 DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
+T = TypeVar("T")
+
+
+async def patiently(query: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run an idempotent storage call, again after a pause while the database is unreachable."""
+    for pause in (*DATABASE_PAUSES, None):
+        try:
+            return await query(*args, **kwargs)
+        except DATABASE_UNAVAILABLE:
+            if pause is None:
+                raise
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 class Outcome(Enum):
@@ -131,6 +154,8 @@ class OutboxSender:
         self._lanes: set[asyncio.Task[int]] = set()
         #: ids of the claimed messages being delivered (their claims are renewed)
         self._held: set[int] = set()
+        #: claims of lanes the database interrupted, to give back once it answers again
+        self._abandoned: set[int] = set()
         self._next_retry: float | None = None
         self._sent = SentMarks(clock)
 
@@ -171,6 +196,7 @@ class OutboxSender:
         free = self.concurrency - len(self._lanes)
         if free <= 0 or not self.channels:
             return 0
+        await self._give_back_abandoned()
         lanes = await self._claim(limit=free * 4)
         for lane in lanes:
             task = asyncio.create_task(self._deliver_lane(lane),
@@ -205,9 +231,16 @@ class OutboxSender:
         """Claim what is due now and deliver it; returns how many messages were attempted."""
         if not self.channels:
             return 0
+        await self._give_back_abandoned()
         lanes = await self._claim(limit=self.concurrency * 4)
         results = await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes))
         return sum(results)
+
+    async def _give_back_abandoned(self) -> None:
+        if self._abandoned:
+            ids = list(self._abandoned)
+            await outbox.release(ids, self.owner)
+            self._abandoned.difference_update(ids)
 
     async def _claim(self, *, limit: int) -> list[Lane]:
         claimed = await outbox.claim_due(self.clock.now(), list(self.channels),
@@ -227,26 +260,34 @@ class OutboxSender:
         messages, recent = lane.messages, lane.recent
         first = messages[0]
         attempted = 0
+        done: set[int] = set()
         self._held.update(m.id for m in messages)
         try:
             for index, message in enumerate(messages):
+                rest = [m.id for m in messages[index + 1:]]
                 if recent >= self.per_user_per_minute:
                     # the platform silently drops messages beyond its per-member limit: wait
-                    await outbox.defer(message.id,
-                                       next_try_at=self.clock.now() + RATE_LIMIT_PAUSE)
-                    await outbox.release([m.id for m in messages[index + 1:]], self.owner)
+                    later = self.clock.now() + RATE_LIMIT_PAUSE
+                    await patiently(outbox.defer, message.id, next_try_at=later)
+                    done.add(message.id)
+                    await patiently(outbox.release, rest, self.owner)
+                    done.update(rest)
                     return attempted
                 attempted += 1
                 outcome = await self._deliver(message)
+                done.add(message.id)
                 if outcome is Outcome.SENT:
                     recent += 1
                 elif outcome is Outcome.RETRY:
-                    await outbox.release([m.id for m in messages[index + 1:]], self.owner)
+                    await patiently(outbox.release, rest, self.owner)
+                    done.update(rest)
                     return attempted
         except asyncio.CancelledError:
             raise
-        except Exception:  # the database went away mid-lane: the claims expire and are retaken
+        except Exception:  # the database stayed away: its claims go back when it returns
             log.exception("outbox delivery to %s interrupted", first.user_id)
+            self._abandoned.update(m.id for m in messages if m.id not in done)
+            self._retry_in(DATABASE_PAUSES[-1])
         finally:
             self._held.difference_update(m.id for m in messages)
         return attempted
@@ -269,6 +310,7 @@ class OutboxSender:
         finally:
             DELIVERING.reset(marker)
         await self._record_sent(message)
+        metrics.DELIVERIES.inc(channel=message.channel, outcome="sent")
         return Outcome.SENT
 
     async def _record_sent(self, message: OutboxMessage) -> None:
@@ -290,7 +332,8 @@ class OutboxSender:
         if self.policy.gives_up(message, error, now):
             log.error("outbox message %s to %s given up after %d attempts: %s", message.id,
                       message.user_id, message.attempts, error)
-            await outbox.mark_failed(message.id, error=str(error), now=now)
+            await patiently(outbox.mark_failed, message.id, error=str(error), now=now)
+            metrics.DELIVERIES.inc(channel=message.channel, outcome="dead")
             if self.on_dead is not None:
                 try:
                     await self.on_dead(message, str(error))
@@ -301,8 +344,9 @@ class OutboxSender:
         delay = self.policy.delay(message.attempts)
         log.warning("outbox message %s to %s failed (attempt %d), retry in %.1f s: %s",
                     message.id, message.user_id, message.attempts, delay, error)
-        await outbox.mark_retry(message.id, error=str(error),
-                                next_try_at=now + timedelta(seconds=delay))
+        later = now + timedelta(seconds=delay)
+        await patiently(outbox.mark_retry, message.id, error=str(error), next_try_at=later)
+        metrics.DELIVERIES.inc(channel=message.channel, outcome="retry")
         self._retry_in(delay)
         return Outcome.RETRY
 

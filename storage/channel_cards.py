@@ -4,7 +4,9 @@ data). The shared tables only know the neutral card key.
 
 One row per delivery. A delivery that is retried (the answer to the first attempt was lost)
 finds its row again, unconfirmed, and reuses the platform id: the platform then recognises the
-repeat instead of showing a second card.
+repeat instead of showing a second card. A delivery that names its outbox row (`delivery`)
+finds that row's card even once confirmed: a retry of an outbox row that went out, but whose
+outcome was not recorded (the database connection lost right after), sends nothing again.
 """
 
 from __future__ import annotations
@@ -20,24 +22,34 @@ from storage.transactions import transaction
 
 T = TypeVar("T")
 STATE_LENGTH = 256
+#: in a row's data: the outbox row that delivered the card
+DELIVERY = "outbox_id"
 _ATTEMPTS = 5
 
 
 async def prepare(channel: str, card_key: str, *, user_id: str, external_user: str,
                   kind: str, new_id: Callable[[], str], now: datetime,
-                  data: dict[str, Any] | None = None) -> tuple[ChannelCard, bool]:
-    """The row for delivering a card, and whether it is an earlier attempt's: the unconfirmed
-    row of that attempt, else a new one under a fresh platform id from `new_id()`."""
-    earlier = await ChannelCard.filter(channel=channel, card_key=card_key, user_id=user_id,
-                                       sent_at=None).order_by("-id").first()
+                  data: dict[str, Any] | None = None,
+                  delivery: int | None = None) -> tuple[ChannelCard, bool]:
+    """The row for delivering a card, and whether it is an earlier attempt's: the row of the
+    same outbox `delivery` (sent or not, `sent_at` tells), else an unconfirmed row, else a
+    new one under a fresh platform id from `new_id()`."""
+    rows = await ChannelCard.filter(channel=channel, card_key=card_key,
+                                    user_id=user_id).order_by("-id")
+    if delivery is not None:
+        same = next((row for row in rows if row.data.get(DELIVERY) == delivery), None)
+        if same is not None:
+            return same, True
+    earlier = next((row for row in rows if row.sent_at is None), None)
     if earlier is not None:
         return earlier, True
+    stored = {**(data or {}), **({DELIVERY: delivery} if delivery is not None else {})}
     for _ in range(_ATTEMPTS):
         try:
             async with transaction():
                 return await ChannelCard.create(
                     channel=channel, external_id=new_id(), card_key=card_key, kind=kind,
-                    user_id=user_id, external_user=external_user, data=data or {},
+                    user_id=user_id, external_user=external_user, data=stored,
                     created_at=now), False
         except IntegrityError:  # that id was taken: draw another
             continue

@@ -8,8 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import IO
 
 import aiohttp
 
@@ -38,20 +41,31 @@ class Processes:
         self.env = {**os.environ, "CAMPUSBOT_DATABASE__URL": database_url,
                     "CAMPUSBOT_LOG__LEVEL": "WARNING", **(env or {})}
         self.running: list[subprocess.Popen[bytes]] = []
+        self.logs: dict[int, IO[bytes]] = {}
 
     def _start(self, command: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        # the log goes to a file, not a pipe: a pipe nobody reads fills up (64 KiB of warnings
+        # under faults) and the process then blocks on its next log line, users left waiting
+        log = tempfile.TemporaryFile()   # noqa: SIM115 (closed by stop_all)
         process = subprocess.Popen([sys.executable, "-m", "bot.cli", command],
                                    env={**self.env, **env}, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)
+                                   stderr=log)
         self.running.append(process)
+        self.logs[process.pid] = log
         return process
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        """What the process logged so far (its stderr)."""
+        log = self.logs[process.pid]
+        log.seek(0)
+        return log.read().decode("utf-8", "replace")
 
     async def serve(self, **env: str) -> str:
         """A server; returns its base URL once it answers /healthz."""
         port = free_port()
         process = self._start("serve", {"CAMPUSBOT_SERVER__PORT": str(port), **env})
         url = f"http://127.0.0.1:{port}"
-        await wait_healthy(url, process)
+        await wait_healthy(url, process, lambda: self.log_of(process))
         return url
 
     def worker(self, **env: str) -> subprocess.Popen[bytes]:
@@ -63,8 +77,8 @@ class Processes:
                 process.send_signal(signal.SIGTERM)
         for process in self.running:
             process.wait(timeout=15)
-            if process.stderr:
-                process.stderr.close()
+        for log in self.logs.values():
+            log.close()
 
 
 @contextmanager
@@ -76,11 +90,19 @@ def processes(database_url: str, env: Mapping[str, str] | None = None) -> Iterat
         started.stop_all()
 
 
-async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+#: a start-up takes a few seconds of CPU (the search index, every flow's machine); on a loaded
+#: machine (a CI runner running other tests) many times that
+START_SECONDS = 120.0
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes],
+                       log: Callable[[], str] = str) -> None:
+    """Until the server at `url` answers /healthz; its `log` in the error if it never does."""
+    deadline = time.monotonic() + START_SECONDS
     async with aiohttp.ClientSession() as session:
-        for _ in range(300):
+        while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode() if process.stderr else "")
+                raise AssertionError(log())
             try:
                 async with session.get(f"{url}/healthz") as response:
                     if response.status == 200:
@@ -88,4 +110,4 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} did not start")
+    raise AssertionError(f"{url} did not start in {START_SECONDS:.0f} s:\n{log()}")

@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bot.channels.base import ChannelPlugin
 
+#: the simulator's channel name: whoever writes there is a tester acting as the person
+#: (bot/channels/simulator.py), so it is never taken as where the person can be reached
+SIMULATOR = "sim"
+
 _extra: list[ChannelPlugin] = []
 
 

@@ -9,13 +9,22 @@ with a message in Chinese and status 400):
     GET  /sim/api/inbox?user=ID                 messages pushed to the user since the last call
 Every POST may carry "id", a client-chosen key: a request sent again with the same id is
 answered once (the page resends a failed message with its id).
-It lets anyone act as anyone, so it is for development and acceptance tests only.
+It lets anyone act as anyone, so it is for development and acceptance tests only, and it keeps
+out of real users' way:
+- beside a real channel (WeCom) the configuration is refused unless
+  `[simulator] allow_beside_real_channels = true` (a trial), see `refusal`;
+- it answers only this machine: a request from another address, or one forwarded by a proxy
+  (nginx in front of the server), gets 403 — whatever `[server] host` the server listens on;
+- what a tester types never becomes a person's last channel (bot/people.py), so cards and
+  results for real users never wait in the simulator's outbox.
 The page (simulator.html, .css, .js) is a phone-sized chat built on this API.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -23,13 +32,14 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
+from bot.channels import SIMULATOR
 from bot.channels.base import ChannelContext, ChannelRuntime
 from flows.answers import Attachment
 from flows.incoming import Incoming
 from storage import outbox
 from storage.directory import DatabaseDirectory
 
-NAME = "sim"
+NAME = SIMULATOR
 MAX_TEXT = 2000
 MAX_ID = 64  # user ids and request ids, as the database stores them
 MAX_KEY = 128  # card keys and choice keys
@@ -41,6 +51,21 @@ ASSETS = {"simulator.css": "text/css", "simulator.js": "text/javascript"}
 class SimulatorSettings:
     #: on by default for development; it lets anyone act as anyone: off in production
     enabled: bool = True
+    #: beside a real channel (WeCom) the simulator is refused unless this is true (a trial)
+    allow_beside_real_channels: bool = False
+
+
+REFUSED_BESIDE = (
+    "simulator.enabled: 模拟器可以冒充任何用户，不能与真实渠道（{labels}）同时开启。"
+    "生产环境请设置 [simulator] enabled = false；仅在试用时，"
+    "可设置 [simulator] allow_beside_real_channels = true（模拟器仍只允许本机访问）。")
+
+
+def refusal(settings: SimulatorSettings, real_channels: list[str]) -> str | None:
+    """Why the simulator may not run beside these enabled real channels (their labels)."""
+    if not settings.enabled or not real_channels or settings.allow_beside_real_channels:
+        return None
+    return REFUSED_BESIDE.format(labels="、".join(real_channels))
 
 
 class SimulatorChannel:
@@ -77,15 +102,28 @@ def _bad(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
-def register(app: web.Application) -> None:
-    app.router.add_get("/sim", page)
-    app.router.add_get("/sim/", page)
-    app.router.add_get("/sim/assets/{name}", asset)
-    app.router.add_get("/sim/api/users", users)
-    app.router.add_post("/sim/api/messages", messages)
-    app.router.add_post("/sim/api/actions", actions)
-    app.router.add_get("/sim/api/inbox", inbox)
-    app.router.add_get("/sim/flowchart/{flow_id}", flowchart_image)
+#: headers a reverse proxy adds: a request carrying one came from somewhere else
+FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_local(request: web.Request) -> bool:
+    """From this machine, not through a proxy."""
+    if any(header in request.headers for header in FORWARDED):
+        return False
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:   # a Unix socket has no address: only local processes reach it
+        return not request.remote
+
+
+def local_only(handler: Handler) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not is_local(request):
+            raise web.HTTPForbidden(text="模拟器只允许在服务器本机访问。")
+        return await handler(request)
+    return guarded
 
 
 def _file(name: str, content_type: str) -> web.Response:
@@ -209,3 +247,19 @@ async def flowchart_image(request: web.Request) -> web.StreamResponse:
         raise web.HTTPServiceUnavailable(text="暂时无法生成流程图（服务器未安装 Graphviz）")
     return web.Response(body=data, content_type="image/svg+xml" if extension == "svg"
                         else "image/png")
+
+
+
+def register(app: web.Application) -> None:
+    routes: tuple[tuple[str, str, Handler], ...] = (
+        ("GET", "/sim", page),
+        ("GET", "/sim/", page),
+        ("GET", "/sim/assets/{name}", asset),
+        ("GET", "/sim/api/users", users),
+        ("POST", "/sim/api/messages", messages),
+        ("POST", "/sim/api/actions", actions),
+        ("GET", "/sim/api/inbox", inbox),
+        ("GET", "/sim/flowchart/{flow_id}", flowchart_image),
+    )
+    for method, path, handler in routes:
+        app.router.add_route(method, path, local_only(handler))

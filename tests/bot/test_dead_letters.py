@@ -57,6 +57,22 @@ async def test_a_message_to_a_member_who_left_is_a_dead_letter_and_the_admin_is_
     assert len(bot.fake.texts(ADMIN)) == 2                   # told once
 
 
+@pytest.mark.parametrize("errcode", [40058, 45002])     # invalid parameter, content too long
+async def test_content_wecom_refuses_is_a_dead_letter_at_once_and_the_rest_goes_on(
+        bot_with_admin: Bot, errcode: int) -> None:
+    bot = bot_with_admin
+    bot.fake.fault("message/send", errcode=errcode, match="内容有误")
+    for text in ("内容有误的通知", "您的申请已提交"):
+        await outbox.enqueue(channel="wecom", user_id="zhang_t",
+                             payload={"type": "text", "text": text}, now=bot.clock.now())
+    await bot.settle()
+    await bot.settle()
+    dead = await outbox.dead_letters()
+    assert [(m.attempts, str(errcode) in m.last_error) for m in dead] == [(1, True)]
+    assert bot.fake.texts("zhang_t") == ["您的申请已提交"]
+    assert len(bot.fake.texts(ADMIN)) == 1 and f"编号 {dead[0].id}" in bot.fake.texts(ADMIN)[0]
+
+
 async def test_a_notice_the_admin_cannot_receive_is_not_reported_in_a_loop(
         bot_with_admin: Bot) -> None:
     bot = bot_with_admin

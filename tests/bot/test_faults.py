@@ -90,7 +90,10 @@ def assert_as_without_faults(run: Run, campus: Campus, reference: list[str],
     assert run.completed == set(campus.teachers)
     difference = compare(dict.fromkeys(campus.teachers, reference),
                          {t: run.received[t] for t in campus.teachers})
-    assert difference.clean, difference
+    assert difference.clean, (difference, {
+        user: run.received[user] for user in {*difference.lost_users,
+                                              *difference.doubled_users,
+                                              *difference.out_of_order_users}}, reference)
     for department in campus.departments:           # each card once, each decided once
         got = received_by(fake, department.head)
         for _, name in department.teachers:

@@ -22,12 +22,14 @@ async def used_last(person_id: str, channel: str) -> None:
 
 async def test_cards_go_where_set_else_where_used_last_else_to_an_account(
         client: TestClient) -> None:
-    people = People(DatabaseDirectory(), ["wecom", "dingtalk", "sim"])
+    people = People(DatabaseDirectory(), ["wecom", "dingtalk", "chat", "sim"])
     assert await people.channel_for(TEACHER) == "wecom"          # nothing known: the first
     await identities.link("dingtalk", "0451", TEACHER)
     assert await people.channel_for(TEACHER) == "dingtalk"       # the one they have an account on
     await used_last(TEACHER, "sim")
-    assert await people.channel_for(TEACHER) == "sim"            # where they wrote last
+    assert await people.channel_for(TEACHER) == "dingtalk"       # a tester's, not theirs
+    await used_last(TEACHER, "chat")
+    assert await people.channel_for(TEACHER) == "chat"           # where they wrote last
     await identities.apply_file_accounts([identities.FileAccounts(TEACHER, channel="wecom")])
     assert await people.channel_for(TEACHER) == "wecom"          # set for them
 

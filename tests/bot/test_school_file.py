@@ -110,13 +110,15 @@ async def test_the_demo_directory_is_refused_beside_wecom(
         settings_factory: Callable[..., Settings], clock: FixedClock) -> None:
     wecom = {"enabled": True, "corp_id": "ww1", "agent_id": 1000002, "secret": "s",
              "token": "t", "encoding_aes_key": "a" * 43, "api_base": "http://127.0.0.1:9"}
-    server = TestServer(create_app(settings_factory(wecom=wecom), clock=clock, background=False))
+    server = TestServer(create_app(settings_factory(wecom=wecom, simulator={"enabled": False}),
+                                   clock=clock, background=False))
     with pytest.raises(DirectoryFileError) as refused:
         await server.start_server()
     await server.close()
     message = str(refused.value)
     assert "演示数据" in message and "campusbot directory sync" in message
     assert "allow_demo = true" in message
-    trial = settings_factory(wecom=wecom, directory={"allow_demo": True})
+    trial = settings_factory(wecom=wecom, directory={"allow_demo": True},
+                             simulator={"enabled": False})
     async with TestClient(TestServer(create_app(trial, clock=clock, background=False))) as ok:
         assert (await ok.get("/healthz")).status == 200

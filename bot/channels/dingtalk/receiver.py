@@ -20,6 +20,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from bot import metrics
 from bot.channels.dingtalk import NAME
 from bot.channels.dingtalk.frames import CARD_TOPIC, ROBOT_TOPIC, Frame, FrameError, ack
 from bot.channels.dingtalk.messages import MessageError, card_tap, robot_message
@@ -38,6 +39,15 @@ class Outcome:
     #: "stored", "duplicate", "ignored", "failed", "refused"
     status: str
     incoming: Incoming | None = None
+
+
+#: an outcome as `campusbot_callbacks_total` names results (bot/metrics.py)
+RESULTS = {"stored": "accepted", "failed": "unavailable", "refused": "bad_request"}
+
+
+def count(outcome: Outcome) -> None:
+    metrics.CALLBACKS.inc(channel="dingtalk",
+                          result=RESULTS.get(outcome.status, outcome.status))
 
 
 class Receiver:
@@ -64,6 +74,7 @@ class Receiver:
         else:
             log.info("DingTalk frame on topic %s ignored", frame.topic)
             outcome = Outcome("ignored")
+        count(outcome)
         if outcome.status == "failed":
             return ack(frame, {"response": None}, code=500, message="retry later")
         # a card changes once the engine decided (PUT /v1.0/card/instances), not in the ack

@@ -9,8 +9,10 @@ POST, answered well within WeCom's 5 s (it retries, and disables apps that keep 
     `[server] run_turns = false`, and replies go out through the API.
 
 Bad input gets a 4xx with an empty body: 400 malformed, 403 not from WeCom (signature, receive
-id, stale timestamp), 413 too large. Only a database that cannot store the event gets a 503,
-so that WeCom delivers it again instead of it being lost.
+id, stale timestamp), 413 too large (announced or while reading), 408 a body that does not
+arrive within 10 s (a slow client holding connections open; bot/channels/body.py). Only a
+database that cannot store the event gets a 503, so that WeCom delivers it again instead of it
+being lost.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot import keys
+from bot import keys, metrics
+from bot.channels.body import BODY_SECONDS, BodyRefused, read_body
 from bot.channels.wecom import taps
 from bot.channels.wecom.crypto import CryptoError, ReceiveIdError, SignatureError, WecomCrypto
 from bot.channels.wecom.messages import (
@@ -61,6 +64,7 @@ class WecomCallback:
         self.agent_id = str(settings.agent_id)
         self.clock = clock
         self.dispatcher: Dispatcher | None = None
+        self.body_seconds = BODY_SECONDS   # a client still sending after this gets 408
 
     # ---- GET: URL verification -------------------------------------------------------------
     async def verify_url(self, request: web.Request) -> web.Response:
@@ -88,14 +92,14 @@ class WecomCallback:
             return _refuse(request, rejected)
         except Exception:  # bad input must never become a 5xx, whatever it trips over
             log.warning("WeCom callback: unreadable request refused", exc_info=True)
-            return web.Response(status=400)
+            return _counted(web.Response(status=400))
         if message.agent_id and message.agent_id != self.agent_id:
             log.warning("WeCom callback for agent %s ignored (configured: %s)",
                         message.agent_id, self.agent_id)
-            return web.Response()
+            return _counted(web.Response(), "ignored")
         incoming = to_incoming(message)
         if incoming is None:
-            return web.Response()
+            return _counted(web.Response(), "ignored")
         try:
             async with asyncio.timeout(ACCEPT_DEADLINE):
                 if message.is_card_tap:
@@ -103,34 +107,28 @@ class WecomCallback:
                     # crash) finds the card's new code; a redelivery repeats it harmlessly
                     incoming = await taps.read(message, incoming, self.clock.now())
                     if incoming is None:
-                        return web.Response()
+                        return _counted(web.Response(), "ignored")
                 accepted = await self._dispatcher().accept(incoming)
         except TimeoutError:
             # answer now so WeCom retries; if the row still lands, the intake starts its turn
             log.warning("WeCom callback: storing took over %.1f s, answered 503", ACCEPT_DEADLINE)
-            return web.Response(status=503)
+            return _counted(web.Response(status=503))
         except Exception:
             log.exception("WeCom callback: event could not be stored, answered 503")
-            return web.Response(status=503)
+            return _counted(web.Response(status=503))
         if accepted is None:
             log.info("WeCom duplicate dropped: %s user=%s", incoming.describe(), incoming.user_id)
-            return web.Response()
+            return _counted(web.Response(), "duplicate")
         self._dispatcher().intake.schedule(accepted)
         log.debug("WeCom callback accepted in %.1f ms", (time.perf_counter() - started) * 1000)
-        return web.Response()
+        return _counted(web.Response(), "accepted")
 
     async def _read(self, request: web.Request) -> WecomMessage:
         signature, timestamp, nonce = self._signed_query(request)
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise Rejected(413, "body too large")
-        body = b""
-        while len(body) <= MAX_BODY:  # read() returns what has arrived: loop to the end
-            chunk = await request.content.read(MAX_BODY + 1 - len(body))
-            if not chunk:
-                break
-            body += chunk
-        if len(body) > MAX_BODY:
-            raise Rejected(413, "body too large")
+        try:
+            body = await read_body(request, MAX_BODY, self.body_seconds)
+        except BodyRefused as refused:
+            raise Rejected(refused.status, refused.reason) from None
         try:
             envelope = parse_envelope(body)
             self._verify(signature, timestamp, nonce, envelope.encrypt)
@@ -184,7 +182,17 @@ def _crypto_rejection(exc: CryptoError) -> Rejected:
 def _refuse(request: web.Request, rejected: Rejected) -> web.Response:
     log.warning("WeCom callback refused with %d from %s: %s", rejected.status,
                 request.remote, rejected.reason)
-    return web.Response(status=rejected.status)
+    return _counted(web.Response(status=rejected.status))
+
+
+_RESULTS = {400: "bad_request", 403: "forbidden", 408: "too_slow", 413: "too_large",
+            503: "unavailable"}
+
+
+def _counted(response: web.Response, result: str | None = None) -> web.Response:
+    metrics.CALLBACKS.inc(channel="wecom", result=result or _RESULTS.get(response.status,
+                                                                          str(response.status)))
+    return response
 
 
 CALLBACK = web.AppKey("wecom_callback", WecomCallback)

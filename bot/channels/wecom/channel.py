@@ -137,10 +137,13 @@ class WecomChannel:
             raise DeliveryError(f"{kind} without a key", retryable=False)
         return await channel_cards.prepare(
             NAME, card_key, user_id=to.person, external_user=to.account, kind=kind,
-            new_id=cards.new_task_id, now=self.clock.now(), data=data)
+            new_id=cards.new_task_id, now=self.clock.now(), data=data, delivery=to.nonce)
 
     async def _send_card(self, to: _Recipient, row: ChannelCard, retry: bool,
                          card: dict[str, Any]) -> None:
+        if retry and row.sent_at is not None:
+            log.info("card %s went out with this outbox message already", row.card_key)
+            return
         try:
             result = await self._send(to, "template_card", card)
         except WecomApiError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from bot import metrics
 from bot.channels.tokens import TokenStore
 from bot.channels.wecom.errors import (
     BUSY_ERRORS,
@@ -108,6 +109,18 @@ class WecomClient:
 
     async def _request(self, method: str, path: str, params: dict[str, str | int],
                        extra: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result = await self._answer(method, path, params, extra)
+        except WecomTransportError:
+            metrics.API_ERRORS.inc(channel="wecom", code="transport")
+            raise
+        errcode = result.get("errcode") or 0
+        if errcode:
+            metrics.API_ERRORS.inc(channel="wecom", code=str(errcode))
+        return result
+
+    async def _answer(self, method: str, path: str, params: dict[str, str | int],
+                      extra: dict[str, Any]) -> dict[str, Any]:
         url = self.base + path
         try:
             async with self._http().request(

@@ -65,6 +65,17 @@ async def test_a_lost_answer_is_not_shown_twice(bot: Bot) -> None:
     assert await statuses() == ["sent"]
 
 
+async def test_a_card_whose_sending_was_not_recorded_is_not_shown_twice(bot: Bot) -> None:
+    await fill_leave(bot, "2")                     # the head's card went out …
+    card = await OutboxMessage.get(user_id=HEAD)
+    assert card.status == "sent" and len(bot.fake.cards_to(HEAD)) == 1
+    # … but the database connection was lost before the outbox row was marked: it is retried
+    await OutboxMessage.filter(id=card.id).update(status="pending", next_try_at=bot.clock.now())
+    await retry_until_sent(bot)
+    assert await statuses() == ["sent"] * len(await statuses())
+    assert len(bot.fake.cards_to(HEAD)) == 1
+
+
 async def test_the_same_words_sent_again_later_are_shown_again(bot: Bot) -> None:
     await bot.say(TEACHER, "帮助")
     await bot.say(TEACHER, "帮助")

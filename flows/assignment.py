@@ -90,8 +90,11 @@ async def assign(definition: FlowDefinition, stage: Stage, applicant: PersonInfo
 
 
 def contact_hint(definition: FlowDefinition) -> str:
-    """Whom the applicant can ask meanwhile: the guide's contact."""
+    """Whom the applicant can ask meanwhile: the guide's contact — only the office while the
+    contact is still the shipped sample (a sample person or phone would send them nowhere)."""
     contact = definition.contact
+    if contact.sample:
+        return contact.unit or definition.unit
     who = "，".join(part for part in (contact.person, f"电话 {contact.phone}" if contact.phone
                                      else "") if part)
     return f"{contact.unit or definition.unit}{contact.section}" + (f"（{who}）" if who else "")

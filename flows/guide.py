@@ -12,6 +12,8 @@ from flows.definition import FlowDefinition
 from storage.roles import ANYONE, ANYONE_LABEL, ROLE_LABELS
 
 SAMPLE_NOTE = "（联系人及电话为示例数据，待学校填写）"
+#: after contact data that is still the shipped sample (the school has not given its own)
+SAMPLE_MARK = "（示例）"
 AUDIENCE_LABELS = {ANYONE: ANYONE_LABEL, **ROLE_LABELS}
 
 
@@ -49,7 +51,8 @@ def handled_by(definition: FlowDefinition) -> str:
     """The unit and section that handle it, e.g. 信息与公共实验管理中心·运维服务科."""
     contact = definition.contact
     unit = contact.unit or definition.unit
-    return f"{unit}·{contact.section}" if contact.section else unit
+    text = f"{unit}·{contact.section}" if contact.section else unit
+    return text + SAMPLE_MARK if contact.sample else text
 
 
 def materials_line(definition: FlowDefinition) -> str:

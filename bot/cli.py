@@ -7,6 +7,7 @@
     campusbot flows check [PATH]                validate flow files, every problem at once
     campusbot directory check [--format F]      who gets every stage, and what is missing
     campusbot directory sync [--channel NAME]   contacts from the enabled channels
+    campusbot dingtalk check [--config PATH]    the [dingtalk] settings, asked of DingTalk
     campusbot outbox dead | retry ID            messages given up (dead letters); send again
     campusbot delegate set|list|cancel ...      an approver's delegation (administrators)
     (see bot/cli_flows.py for the other flow tools)
@@ -18,7 +19,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot import cli_chat, cli_delegate, cli_directory, cli_flows, cli_outbox, cli_wecom
+from bot import (
+    cli_chat,
+    cli_delegate,
+    cli_dingtalk,
+    cli_directory,
+    cli_flows,
+    cli_outbox,
+    cli_wecom,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure
 
@@ -87,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_flows.register(commands)
     cli_wecom.register(commands)
+    cli_dingtalk.register(commands)
     cli_directory.register(commands)
     cli_outbox.register(commands)
     cli_delegate.register(commands)

@@ -26,11 +26,18 @@ from storage.models import Delegation
 def run(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
     from bot.services import load_directory
+    from storage.directory_store import current_generation
 
     settings = settings_from(args)
 
+    async def first_directory() -> None:
+        # the directory in force is the servers' to change; only a database no server has
+        # started on yet gets the configured file
+        if await current_generation() == 0:
+            await load_directory(settings)
+
     async def main() -> int:
-        await init_db(settings.database.url, setup=lambda: load_directory(settings))
+        await init_db(settings.database.url, setup=first_directory)
         try:
             return await _command(args)
         finally:

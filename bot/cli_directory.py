@@ -1,8 +1,11 @@
 """`campusbot directory ...`: the school's directory.
 
-    campusbot directory check [--format text|md|json] [-o FILE] [--config PATH]
+    campusbot directory check [--file DRAFT] [--format text|md|json] [-o FILE] [--config PATH]
         for every flow and stage, who gets it for a sample applicant of each department and
-        role, and what is missing; exit 0 when every stage resolves, 1 otherwise
+        role, and what is missing; exit 0 when every stage resolves, 1 otherwise, 2 when the
+        file has errors (the server would refuse it). Read-only: the synced directory with the
+        configured file (or DRAFT) over it is checked in memory; the directory in force — and
+        so every running server's routing — stays as it is
     campusbot directory sync [--channel NAME] [--config PATH]
         departments, 部门负责人, members and roles from each enabled channel that syncs its
         contacts (WeCom, DingTalk), each member's account linked to their person
@@ -40,8 +43,9 @@ class BarProgress:
         self.bar.close()
 
 
-async def directory_report(settings: Settings) -> Any:
-    """The check of the directory in force (synced rows with the file over them)."""
+async def directory_report(settings: Settings, snapshot: Any = None) -> Any:
+    """The check of `snapshot`, by default the directory in force (synced rows with the file
+    over them)."""
     from bot.services import action_registry, catalog_path, overrides_path
     from flows.catalog import Catalog
     from flows.directory_check import check_directory
@@ -49,25 +53,32 @@ async def directory_report(settings: Settings) -> Any:
 
     catalog = await Catalog.load(catalog_path(settings), action_registry(),
                                  overrides_path(settings))
-    return await check_directory(catalog.all(), await load_snapshot())
+    return await check_directory(catalog.all(), snapshot or await load_snapshot())
 
 
 def directory_check(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
-    from bot.services import load_directory
+    from bot.services import demo_refusal, demo_refused
     from flows.directory_report import render
     from flows.problems import FlowFileError
     from storage.db import close_db, init_db
-    from storage.directory_file import DirectoryFileError
+    from storage.directory_file import DirectoryFileError, read_directory_draft
+    from storage.directory_store import snapshot_with
 
     settings = settings_from(args)
+    name = args.file or settings.directory.file
 
     async def main() -> Any:
-        await init_db(settings.database.url, setup=lambda: load_directory(settings))
+        if not args.file and demo_refused(settings):
+            raise DirectoryFileError(demo_refusal(settings))
+        file, errors = read_directory_draft(name) if name else (None, [])
+        await init_db(settings.database.url)
         try:
-            return await directory_report(settings)
+            report = await directory_report(settings, await snapshot_with(file))
         finally:
             await close_db()
+        report.refuse(errors)
+        return report
 
     try:
         report = asyncio.run(main())
@@ -85,7 +96,7 @@ def directory_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return 0 if report.ok else 1
+    return 2 if report.refused else 0 if report.ok else 1
 
 
 def summary(label: str, result: SyncResult) -> str:
@@ -167,6 +178,8 @@ def register(commands: Any) -> None:
     directory_commands = directory.add_subparsers(dest="directory_command", required=True)
     check = directory_commands.add_parser(
         "check", help="检查每个流程的每个环节能否在通讯录中找到办理人，列出缺失")
+    check.add_argument("--file", help="检查这个通讯录文件（例如草稿）而不是配置中的文件；"
+                                      "只检查，不会改变正在使用的通讯录")
     check.add_argument("--format", choices=FORMATS, default="text",
                        help="text（默认）、md 或 json")
     check.add_argument("-o", "--output", help="写入文件（默认输出到屏幕）")

@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -39,10 +39,11 @@ from flows.turn import Turn
 from handlers import replies
 from handlers.router import Handlers
 from storage import inbound, outbox
-from storage.conversations import lock_conversation, save_conversation
+from storage.conversations import save_conversation
 from storage.directory import PersonInfo
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN, ConcurrentUpdate
 from storage.transactions import transaction
+from storage.turns import open_turn
 
 log = logging.getLogger("campusbot.dispatch")
 
@@ -86,6 +87,17 @@ class Failed:
     given_up: bool
 
 
+@dataclass(frozen=True)
+class Ran:
+    """A turn that ran (inside a transaction not yet committed)."""
+
+    event_id: int
+    turn: Turn
+    #: another event of the user waited behind this one when the turn read
+    more: bool
+    incoming: Incoming
+
+
 @dataclass
 class TurnResult:
     #: the turn of the event `process` was called for ("" when it did not run here)
@@ -110,7 +122,8 @@ class Dispatcher:
         self._locks: dict[str, asyncio.Lock] = {}
         #: storing events (group commit) and running their turns after the answer, for every
         #: channel (bot/intake.py)
-        self.intake = Intake(clock, self.process, run_turns=run_turns, turn_slots=turn_slots)
+        self.intake = Intake(clock, self.process, run_turns=run_turns, turn_slots=turn_slots,
+                             process_batch=self.process_batch)
 
     async def accept(self, incoming: Incoming) -> Accepted | None:
         """Store the event before acknowledging it; None for a duplicate delivery."""
@@ -170,10 +183,15 @@ class Dispatcher:
                 if ran.given_up:
                     continue
                 return result
-            event_id, turn = ran
+            event_id, turn, more = ran
             result.turns += 1
             if accepted is not None and event_id == accepted.event_id:
                 result.turn_id, result.processed = turn.id, True
+            if not more:
+                # nothing else of the user waited when the turn read: an event stored since
+                # has its own turn coming (the process that stored it, a worker's poll or the
+                # recovery job), so asking again here would only cost a transaction
+                return result
 
     async def _person(self, user_id: str, channel: str) -> PersonInfo | None:
         for pause in (*DATABASE_PAUSES, None):
@@ -187,9 +205,10 @@ class Dispatcher:
 
     async def _next_turn_with_retries(
             self, user_id: str, person: PersonInfo | None,
-            accepted: Accepted | None) -> tuple[int, Turn] | Failed | None:
-        """The turn of the user's oldest waiting event: (its id, the turn), None when nothing
-        may run now, or Failed (recorded on the event, which then waits for its retry)."""
+            accepted: Accepted | None) -> tuple[int, Turn, bool] | Failed | None:
+        """The turn of the user's oldest waiting event: (its id, the turn, whether another event
+        waited behind it), None when nothing may run now, or Failed (recorded on the event,
+        which then waits for its retry)."""
         started = time.perf_counter()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -215,42 +234,127 @@ class Dispatcher:
 
     async def _next_turn(self, user_id: str, person: PersonInfo | None,
                          accepted: Accepted | None, *, exclusive: bool,
-                         started: float) -> tuple[int, Turn]:
+                         started: float) -> tuple[int, Turn, bool]:
         now = self.clock.now()
         async with transaction():
-            # the conversation lock serialises this user's turns across processes; under it,
-            # the oldest waiting event is the one to run (never a later one before it). It is
-            # the person's: their accounts on several channels share one conversation.
-            conversation = await lock_conversation(person.id if person else user_id, now,
-                                                   exclusive=exclusive)
-            head = await inbound.head_of(user_id)
-            if head is None:
-                raise NothingToRun
-            if inbound.is_held(head, now):
-                raise NothingToRun   # its turn failed; until its retry is due, later ones wait
-            incoming = (accepted.incoming if accepted is not None
-                        and head.id == accepted.event_id else Incoming.from_payload(head.payload))
-            turn = Turn(user=person or PersonInfo(user_id, user_id, None),
-                        channel=incoming.channel, now=now, timezone=self.timezone)
-            try:
-                if person is None:
-                    turn.reply(replies.NOT_IN_DIRECTORY)
-                    log.info("user not in directory: %s", user_id)
-                else:
-                    conversation.last_channel = incoming.channel
-                    await self.handlers.handle(turn, conversation, incoming)
-                await save_conversation(conversation, now)
-                await self.write_outbox(turn)
-            except RETRY_TURN:
-                raise
-            except Exception as exc:
-                raise TurnError(head.id) from exc
-            if not await inbound.mark_processed(head.id, now):
-                raise ConcurrentUpdate(f"inbound event {head.id}")
-        log.info("turn done: %s user=%s event=%d replies=%d in %.1f ms", incoming.describe(),
-                 user_id, head.id, len(turn.outgoing), (time.perf_counter() - started) * 1000)
+            ran = await self._turn(user_id, person, accepted, now, exclusive=exclusive)
+        self._done(ran, user_id, started)
         self.wake_sender()
-        return head.id, turn
+        return ran.event_id, ran.turn, ran.more
+
+    async def _turn(self, user_id: str, person: PersonInfo | None, accepted: Accepted | None,
+                    now: datetime, *, exclusive: bool) -> Ran:
+        """The turn of the user's oldest waiting event, inside the caller's transaction."""
+        # the conversation lock serialises this user's turns across processes; under it,
+        # the oldest waiting event is the one to run (never a later one before it). It is
+        # the person's: their accounts on several channels share one conversation. One
+        # statement reads it with the event and the active application (storage/turns.py).
+        state = await open_turn(person.id if person else user_id, user_id, now,
+                                exclusive=exclusive)
+        conversation, head = state.conversation, state.head
+        if head is None:
+            raise NothingToRun
+        if inbound.is_held(head, now):
+            raise NothingToRun   # its turn failed; until its retry is due, later ones wait
+        incoming = (accepted.incoming if accepted is not None
+                    and head.id == accepted.event_id else Incoming.from_payload(head.payload))
+        turn = Turn(user=person or PersonInfo(user_id, user_id, None),
+                    channel=incoming.channel, now=now, timezone=self.timezone,
+                    loaded_application=state.application)
+        try:
+            if person is None:
+                turn.reply(replies.NOT_IN_DIRECTORY)
+                log.info("user not in directory: %s", user_id)
+            else:
+                conversation.last_channel = incoming.channel
+                await self.handlers.handle(turn, conversation, incoming)
+            await save_conversation(conversation, now)
+            await self.write_outbox(turn)
+        except RETRY_TURN:
+            raise
+        except Exception as exc:
+            raise TurnError(head.id) from exc
+        if not await inbound.mark_processed(head.id, now):
+            raise ConcurrentUpdate(f"inbound event {head.id}")
+        return Ran(head.id, turn, state.more, incoming)
+
+    @staticmethod
+    def _done(ran: Ran, user_id: str, started: float) -> None:
+        log.info("turn done: %s user=%s event=%d replies=%d in %.1f ms",
+                 ran.incoming.describe(), user_id, ran.event_id, len(ran.turn.outgoing),
+                 (time.perf_counter() - started) * 1000)
+
+    # ---- several users' turns in one transaction ------------------------------------------
+    async def process_batch(self, batch: list[Accepted]) -> None:
+        """Run the turns of several users' events in one transaction: one commit (on SQLite
+        one disk flush) for all of them instead of one each.
+
+        Only the common case goes this way — one event per user, the oldest waiting, nothing
+        behind it. Any failure in the batch (an error in a turn, a conflict, the database)
+        rolls all of it back, and every event then runs on its own with the usual retries;
+        so do events of users whose turn is running already, later events of a user in the
+        batch, and users with more events waiting (to run them in order)."""
+        if len(batch) < 2:
+            for accepted in batch:
+                await self.process(accepted)
+            return
+        together: list[tuple[Accepted, asyncio.Lock]] = []
+        alone: list[Accepted] = []
+        for accepted in batch:
+            user = accepted.incoming.user_id
+            lock = self._locks.setdefault(user, asyncio.Lock())
+            if lock.locked() or any(a.incoming.user_id == user for a, _ in together):
+                alone.append(accepted)
+                continue
+            await lock.acquire()   # free: taken at once
+            together.append((accepted, lock))
+        try:
+            finished = await self._run_together([accepted for accepted, _ in together])
+        finally:
+            for accepted, lock in together:
+                lock.release()
+                if not lock._waiters:
+                    self._locks.pop(accepted.incoming.user_id, None)
+        for accepted in [a for a, _ in together if a.event_id not in finished] + alone:
+            try:
+                await self.process(accepted)
+            except Exception:  # as for a turn of its own: stored, the recovery job retries it
+                log.exception("turn of inbound event %s failed", accepted.event_id)
+
+    async def _run_together(self, batch: list[Accepted]) -> set[int]:
+        """The events whose users need nothing more now (their turn ran and nothing waited
+        behind it, or there was nothing to run); empty when the batch was rolled back."""
+        started = time.perf_counter()
+        try:
+            people = [await self.people.person_of(a.incoming.channel, a.incoming.user_id)
+                      for a in batch]
+        except Exception:  # e.g. a platform lookup failed: each on its own, with its handling
+            return set()
+        now = self.clock.now()
+        results: list[tuple[Accepted, Ran | None]] = []
+        try:
+            async with transaction():
+                for accepted, person in zip(batch, people, strict=True):
+                    user_id = accepted.incoming.user_id
+                    try:
+                        ran = await self._turn(user_id, person, accepted, now, exclusive=False)
+                    except NothingToRun:
+                        ran = None
+                    results.append((accepted, ran))
+        except Exception as exc:
+            log.info("batch of %d turns rolled back (%s); running them one by one",
+                     len(batch), type(exc).__name__)
+            return set()
+        finished = set()
+        for accepted, ran in results:
+            if ran is None:
+                finished.add(accepted.event_id)
+                continue
+            self._done(ran, accepted.incoming.user_id, started)
+            if ran.event_id == accepted.event_id and not ran.more:
+                finished.add(accepted.event_id)
+        self.wake_sender()
+        return finished
 
     async def _record_failure(self, event_id: int, user_id: str) -> bool:
         """Count a failed turn on the event; True when it is given up now."""
@@ -275,12 +379,13 @@ class Dispatcher:
         """Queue the turn's messages: replies on the channel the user wrote from, pushes where
         each recipient is reached (`People.channel_for`)."""
         channels: dict[str, str] = {turn.user.id: turn.channel}
+        messages = []
         for item in turn.outgoing:
             if item.to not in channels:
                 channels[item.to] = await self.people.channel_for(item.to)
-            await outbox.enqueue(channel=channels[item.to], user_id=item.to,
-                                 payload=item.message.payload(), now=turn.now, turn_id=turn.id,
-                                 dedupe_key=item.dedupe_key)
+            messages.append(outbox.NewMessage(channels[item.to], item.to,
+                                              item.message.payload(), item.dedupe_key))
+        await outbox.enqueue_many(messages, turn.now, turn.id)
 
     async def run_system_turn(self, action: Callable[[Turn], object]) -> None:
         """A turn not caused by a user (expiry, reminders): same transaction and outbox rules."""

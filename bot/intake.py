@@ -41,6 +41,9 @@ MAX_BATCH = 100
 #: an event arriving within this many seconds counts as "events are arriving"
 RECENT = 0.003
 MAX_DEFER = 0.05
+#: turns of different users run in one transaction at most (bot/dispatcher.process_batch); on
+#: SQLite the batch holds the one connection, so callbacks wait for it that long
+MAX_TURN_BATCH = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +207,18 @@ class Intake:
     """Group commit plus the background turns, one per process, shared by every channel."""
 
     def __init__(self, clock: Clock, process: Callable[[Accepted], Awaitable[object]], *,
-                 run_turns: bool = True, turn_slots: int = 1) -> None:
+                 run_turns: bool = True, turn_slots: int = 1,
+                 process_batch: Callable[[list[Accepted]], Awaitable[object]] | None = None,
+                 max_batch: int = MAX_TURN_BATCH) -> None:
         self.process = process
+        self.process_batch = process_batch
+        self.max_batch = max_batch
         #: false: stored events are left to `campusbot worker` processes
         self.run_turns = run_turns
         self.commit = GroupCommit(clock, on_late=self.schedule)
         self.turns = TurnQueue(limit=turn_slots, defer_while=self.commit.busy)
+        #: events whose turn has not started, in arrival order (with `process_batch`)
+        self._ready: list[Accepted] = []
 
     async def store(self, incoming: Incoming) -> Accepted | None:
         return await self.commit.store(incoming)
@@ -220,7 +229,20 @@ class Intake:
             return
         # a turn that finds its event already run (by the recovery job during a long queue, or
         # by a turn of an earlier message of the same user) just stops
-        self.turns.spawn(lambda: self.process(accepted), f"turn-{accepted.event_id}")
+        if self.process_batch is None:
+            self.turns.spawn(lambda: self.process(accepted), f"turn-{accepted.event_id}")
+            return
+        # one task per event as before; the task that gets a slot first takes every event
+        # waiting by then (up to max_batch) into one transaction, and the later tasks find
+        # theirs taken
+        self._ready.append(accepted)
+        self.turns.spawn(self._run_ready, f"turn-{accepted.event_id}")
+
+    async def _run_ready(self) -> None:
+        batch, self._ready = self._ready[:self.max_batch], self._ready[self.max_batch:]
+        if batch:
+            assert self.process_batch is not None
+            await self.process_batch(batch)
 
     async def idle(self) -> None:
         await self.turns.idle()

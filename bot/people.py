@@ -34,10 +34,14 @@ class People:
         #: the enabled channels, in the registry's order of preference
         self.channels = list(channels)
         self.lookups = dict(lookups or {})
+        #: (channel, account) → the person it is linked to ("" when not linked), for the
+        #: directory generation `_generation`; see `person_of`
+        self._links: dict[tuple[str, str], str] = {}
+        self._generation = -1
 
     async def person_of(self, channel: str, account: str) -> PersonInfo | None:
-        person_id = await identities.person_of(channel, account)
-        if person_id is not None:
+        person_id = await self._linked(channel, account)
+        if person_id:
             return await self.directory.person(person_id)  # None once they left
         person = await self.directory.person(account)
         if person is not None:
@@ -48,7 +52,24 @@ class People:
         person = await lookup(account)
         if person is not None:
             await identities.link(channel, account, person.id, source=identities.CONTACT)
+            self._links[(channel, account)] = person.id
         return person
+
+    async def _linked(self, channel: str, account: str) -> str:
+        """The person the account is linked to, remembered per directory generation: a link
+        is changed or removed only by a sync or the directory file, and both bump it. A link
+        made since by another process's first-contact lookup is missed until then, which
+        only means this process looks the account up on the platform as it did before."""
+        generation = await self.directory.generation()  # from memory; re-checked each second
+        if generation != self._generation:
+            self._links.clear()
+            self._generation = generation
+        key = (channel, account)
+        person_id = self._links.get(key)
+        if person_id is None:
+            person_id = await identities.person_of(channel, account) or ""
+            self._links[key] = person_id
+        return person_id
 
     async def channel_for(self, person_id: str) -> str:
         preferred = await identities.preferred_channel(person_id)

@@ -34,7 +34,7 @@ from enum import Enum
 from bot.channels.base import DELIVERING, Channel, DeliveryError
 from bot.clock import Clock
 from storage import outbox
-from storage.errors import DATABASE_UNAVAILABLE
+from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN
 from storage.models import OutboxMessage
 
 log = logging.getLogger("campusbot.outbox")
@@ -43,6 +43,9 @@ log = logging.getLogger("campusbot.outbox")
 RETRY_DELAYS = (0.2, 0.5, 1, 1, 2, 3, 5, 8, 15, 30, 60, 120, 300)
 POLL_SECONDS = 2.0
 RATE_LIMIT_PAUSE = timedelta(seconds=20)
+#: pauses between tries to record a message the platform has taken; they add up to well under
+#: the claim's lease, so no other process takes the message again meanwhile
+RECORD_SENT_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 3.0)
 CONCURRENCY = 64
 
 DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
@@ -71,6 +74,47 @@ class RetryPolicy:
         return not error.transient and message.attempts >= self.max_attempts
 
 
+@dataclass
+class Lane:
+    """One user's claimed run of messages, and what they were sent in the last minute."""
+
+    messages: list[OutboxMessage]
+    recent: int
+
+
+class SentMarks:
+    """Marks delivered messages sent, every mark that comes in while one UPDATE is in flight
+    going into the next (on SQLite each is a commit and a disk flush). A lane goes on only
+    once its message is marked, as before."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._queue: list[tuple[int, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def mark(self, message_id: int) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((message_id, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="outbox-sent")
+        await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:200], self._queue[200:]
+            try:
+                await outbox.mark_sent_many([message_id for message_id, _ in batch],
+                                            self.clock.now())
+            except Exception as exc:  # each lane sees it, as its own UPDATE would have failed
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
 class OutboxSender:
     def __init__(self, channels: dict[str, Channel], clock: Clock, *, max_attempts: int,
                  per_user_per_minute: int, give_up_after: timedelta = timedelta(hours=24),
@@ -88,6 +132,7 @@ class OutboxSender:
         #: ids of the claimed messages being delivered (their claims are renewed)
         self._held: set[int] = set()
         self._next_retry: float | None = None
+        self._sent = SentMarks(clock)
 
     def wake(self) -> None:
         self._wake.set()
@@ -127,9 +172,9 @@ class OutboxSender:
         if free <= 0 or not self.channels:
             return 0
         lanes = await self._claim(limit=free * 4)
-        for messages in lanes:
-            task = asyncio.create_task(self._deliver_lane(messages),
-                                       name=f"outbox-{messages[0].user_id}")
+        for lane in lanes:
+            task = asyncio.create_task(self._deliver_lane(lane),
+                                       name=f"outbox-{lane.messages[0].user_id}")
             self._lanes.add(task)
             task.add_done_callback(self._lane_done)
         return len(lanes)
@@ -161,26 +206,29 @@ class OutboxSender:
         if not self.channels:
             return 0
         lanes = await self._claim(limit=self.concurrency * 4)
-        results = await asyncio.gather(*(self._deliver_lane(messages) for messages in lanes))
+        results = await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes))
         return sum(results)
 
-    async def _claim(self, *, limit: int) -> list[list[OutboxMessage]]:
+    async def _claim(self, *, limit: int) -> list[Lane]:
         claimed = await outbox.claim_due(self.clock.now(), list(self.channels),
                                          owner=self.owner, limit=limit)
         lanes: dict[tuple[str, str], list[OutboxMessage]] = {}
         for message in claimed:
             lanes.setdefault((message.channel, message.user_id), []).append(message)
-        return list(lanes.values())
+        if not lanes:
+            return []
+        # what each user was sent in the last minute (the rate limit), for all lanes at once
+        recent = await outbox.sent_counts(list(lanes), self.clock.now() - timedelta(minutes=1))
+        return [Lane(messages, recent.get(key, 0)) for key, messages in lanes.items()]
 
     # ---- one user's run ---------------------------------------------------------------------
-    async def _deliver_lane(self, messages: list[OutboxMessage]) -> int:
+    async def _deliver_lane(self, lane: Lane) -> int:
         """Deliver in order; at the first that must wait, the rest go back behind it."""
+        messages, recent = lane.messages, lane.recent
         first = messages[0]
         attempted = 0
         self._held.update(m.id for m in messages)
         try:
-            recent = await outbox.sent_since(first.channel, first.user_id,
-                                             self.clock.now() - timedelta(minutes=1))
             for index, message in enumerate(messages):
                 if recent >= self.per_user_per_minute:
                     # the platform silently drops messages beyond its per-member limit: wait
@@ -220,8 +268,22 @@ class OutboxSender:
             return await self._failed(message, DeliveryError(f"{type(exc).__name__}: {exc}"))
         finally:
             DELIVERING.reset(marker)
-        await outbox.mark_sent(message.id, self.clock.now())
+        await self._record_sent(message)
         return Outcome.SENT
+
+    async def _record_sent(self, message: OutboxMessage) -> None:
+        """The platform has the message: if the database is away just now (a restart, a cut
+        connection), keep trying rather than leave it to be claimed and sent again."""
+        for pause in (*RECORD_SENT_PAUSES, None):
+            try:
+                await self._sent.mark(message.id)
+                return
+            except RETRY_TURN as exc:
+                if pause is None:
+                    raise
+                log.warning("outbox message %s sent but not yet recorded (%s); trying again",
+                            message.id, type(exc).__name__)
+                await asyncio.sleep(pause)
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> Outcome:
         now = self.clock.now()

@@ -127,6 +127,7 @@ async def build_services(settings: Settings, clock: Clock) -> Services:
     directory = DatabaseDirectory()
     actions = action_registry()
     catalog = await Catalog.load(catalog_path(settings), actions, overrides_path(settings))
+    await catalog.keep_all()   # so no turn starting an application needs to store one
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
         report_back_hour=settings.dialog.report_back_hour, admins=settings.admin.users,

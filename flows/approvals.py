@@ -41,6 +41,7 @@ from flows.texts import STATUS_LABELS, answered_fields, back_word
 from flows.turn import Turn
 from flows.workdays import overlaps, range_text
 from storage import applications as store
+from storage import assignments
 from storage.directory import PersonInfo
 from storage.models import Application, ApprovalTask
 
@@ -65,12 +66,14 @@ class Approvals:
             return [], ""
         route: list[str] = []
         waiting = False
+        previous: list[str] = []
         for stage in session.definition.stages:
             if not session.applies(stage):
                 continue
             assignment = await self.policy.stage_assignment(session.definition, stage,
-                                                            applicant)
+                                                            applicant, after=previous)
             people = list(assignment.people)
+            previous = [p.id for p in people]
             stand_in = "，代为处理" if assignment.via_fallback else ""
             joiner = " → " if stage.mode == "sequence" else "、"
             names = joiner.join(p.name for p in people[:3]) + ("等" if len(people) > 3 else "")
@@ -84,7 +87,10 @@ class Approvals:
                          stage: Stage) -> str:
         definition = session.definition
         applicant = await self.directory.person(application.applicant_id)
-        found = await self.policy.stage_assignment(definition, stage, applicant)
+        last = self.policy.last_approval(await store.stage_tasks_all(application.id))
+        found = await self.policy.stage_assignment(
+            definition, stage, applicant, after=[last.decided_by] if last and last.decided_by
+            else [])
         waiting = await report_gap(turn, application, definition, stage, found,
                                    admins=self.runtime.settings.admins,
                                    generation=await self.directory.generation())
@@ -106,8 +112,13 @@ class Approvals:
             "等" if len(assignments) > 3 else "")
         if stage.mode == "sequence":
             names = " → ".join(a.person.name for a in assignments)
+        stand_in = ""
+        if found.via_fallback and found.gap is not None:
+            stand_in = f"代为处理：{found.gap.text()}（您作为{found.fallback_text}）" + (
+                "；您已审批前一环节，因无其他人可代为处理，本环节请再次审核" if found.again else "")
         moved_on = await self._activate(turn, application, session, stage,
-                                        [t for t in tasks if t.status == "pending"])
+                                        [t for t in tasks if t.status == "pending"],
+                                        note=stand_in, auto=not stand_in)
         if moved_on is not None:
             return moved_on
         mode = {"all": "（需全部同意）", "sequence": "（依次审批）"}.get(stage.mode, "")
@@ -144,12 +155,23 @@ class Approvals:
                         auto: bool = True) -> str | None:
         """Send the cards of tasks that act now. An approver who approved the step right before
         is not asked again: their task is approved at once, and when that completes the stage
-        the text of what happens next is returned."""
+        the text of what happens next is returned — unless either approval is a stand-in's
+        (`auto` False, or the step before was stood in for): then they are asked again, the
+        card saying why."""
         applicant = await self.directory.person(application.applicant_id)
         all_tasks = await store.stage_tasks_all(application.id)
+        last = self.policy.last_approval(all_tasks)
+        stood_in = last is not None and await assignments.stood_in(application.id,
+                                                                    last.stage_id)
         for task in tasks:
-            if auto and stage.kind == "approve" and self.policy.acted_last(all_tasks,
-                                                                          task.approver_id):
+            card_note = note
+            if stood_in and stage.kind == "approve" and self.policy.acted_last(
+                    all_tasks, task.approver_id):
+                # their last approval was a stand-in's: this level is asked for explicitly
+                card_note = (note + "；" if note else "") + \
+                    "您在前一环节是代为处理，本环节请再次审核"
+            elif auto and stage.kind == "approve" and self.policy.acted_last(
+                    all_tasks, task.approver_id):
                 task.status, task.decided_by, task.decided_at = "approved", task.approver_id, \
                     turn.now
                 task.comment = "自动通过"
@@ -167,7 +189,6 @@ class Approvals:
                 continue
             person = applicant or PersonInfo(application.applicant_id,
                                              application.applicant_id, None)
-            card_note = note
             if task.delegated_from:
                 principal = await self.runtime.name(task.delegated_from)
                 card_note = (card_note + " " if card_note else "") + f"代{principal}审批"

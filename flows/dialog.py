@@ -113,8 +113,9 @@ class Dialog:
         await store.append_audit(application, at=turn.now, actor_id=turn.user.id,
                                  action="create", detail={"prefilled": sorted(prefill or {})})
         session.drop_inapplicable()
-        intro = (f"开始办理《{definition.name}》（{definition.unit}），{intro_count(session)}，"
-                 "一次问一项。")
+        unit = await self.runtime.directory.department_named(definition.unit)
+        intro = (f"开始办理《{definition.name}》（{unit.name if unit else definition.unit}），"
+                 f"{intro_count(session)}，一次问一项。")
         if filled:
             intro += "\n已根据您的话填好：" + "；".join(filled) + "。"
         turn.reply(intro)

@@ -7,17 +7,18 @@ in-memory snapshot of the directory. Output formats are in flows/directory_repor
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from flows.approvers import describe
+from flows.approvers import Gap, describe, describe_for
 from flows.assignment import Assignment, assign, describe_all
 from flows.catalog import notice_order
 from flows.definition import FlowDefinition, Stage
 from flows.validation import APPLICANT_NAMES
 from storage.directory import PersonInfo
 from storage.directory_snapshot import DirectorySnapshot
-from storage.roles import ANYONE, role_label
+from storage.roles import ANYONE, ROLE_LABELS, role_label
 
 NO_DEPARTMENT = "（无所在部门）"
 
@@ -67,6 +68,8 @@ class Effect:
     covered: bool = True
 
     def text(self) -> str:
+        if not self.flows:
+            return self.consequence
         return f"{'、'.join(self.flows)} 无法派单，{self.consequence}"
 
 
@@ -100,13 +103,25 @@ class DirectoryReport:
     notes: list[str] = field(default_factory=list)
     departments: int = 0
     people: int = 0
+    #: the file has errors: a server would refuse it (only its well-formed entries were checked)
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.findings and not self.file_problems
 
+    def refuse(self, errors: list[str]) -> None:
+        """The file's own errors, before the problems its well-formed entries show."""
+        if errors:
+            self.refused = True
+            self.file_problems[:0] = errors
+
     def summary(self) -> str:
         """One line, for the log after every sync and directory change."""
+        if self.refused:
+            return (f"通讯录检查：通讯录文件有错误，服务器不会采用它（仍使用上一次的内容）；"
+                    f"通讯录文件问题 {len(self.file_problems)} 处（全部列出），"
+                    "以下按其中格式正确的条目检查")
         online = [f for f in self.flows if f.online]
         complete = sum(1 for f in online if all(not r.gap for s in f.stages for r in s.routes))
         if self.ok:
@@ -156,9 +171,10 @@ def _applies(stage: Stage, person: PersonInfo) -> bool:
 def _consequence(assignment: Assignment) -> str:
     assert assignment.fallback is not None
     if assignment.people:
-        return f"暂由{describe(assignment.fallback)}处理"
+        return f"暂由{assignment.fallback_text or describe(assignment.fallback)}处理"
     also = assignment.fallback_gap.text() if assignment.fallback_gap else ""
-    return (f"且{describe_all(assignment.tried)}也找不到（{also}），"
+    return (f"且可以代为处理的{assignment.tried_text or describe_all(assignment.tried)}"
+            f"也都找不到（{also}），"
             "申请会保留到通讯录补充后再送达")
 
 
@@ -175,6 +191,8 @@ class _Findings:
             # one line per flow for all students without a counselor, not one per student
             self.students.setdefault((definition.name, *key), []).append(gap.detail or gap.subject)
             return
+        if gap.kind == "own_head" and gap.cause is not None:
+            gap = gap.cause   # the same thing to fix as for everyone else's requests
         names = self.flows.setdefault((gap.text(), *key), [])
         if definition.name not in names:
             names.append(definition.name)
@@ -218,14 +236,17 @@ async def check_directory(definitions: Iterable[FlowDefinition],
                     approvers=tuple(p.name for p in assignment.people),
                     head=department is not None and department.head == person.id,
                     gap=assignment.gap.text() if assignment.gap else "",
-                    fallback=(describe_all(assignment.tried) if assignment.nobody else
-                              describe(assignment.fallback) if assignment.fallback else "")))
+                    fallback=(assignment.tried_text if assignment.nobody else
+                              assignment.fallback_text if assignment.fallback else "")))
                 if assignment.gap is not None:
                     findings.add(definition, assignment)
             stages.append(StageReport(stage.id, stage.name, str(stage.approver),
-                                      describe(stage.approver), tuple(routes)))
+                                      await describe_for(stage.approver, directory),
+                                      tuple(routes)))
         applicants = sum(1 for p in everyone if _audience(definition, p))
-        report.flows.append(FlowReport(definition.id, definition.name, definition.unit,
+        unit = directory.named(definition.unit)
+        report.flows.append(FlowReport(definition.id, definition.name,
+                                       unit.name if unit else definition.unit,
                                        definition.status, definition.online, tuple(stages),
                                        applicants))
         missing = [role for role in definition.audience if role != ANYONE and role not in held]
@@ -237,4 +258,57 @@ async def check_directory(definitions: Iterable[FlowDefinition],
             if reviewer not in directory.people_by_id:
                 report.notes.append(f"{definition.name}：评审人 {reviewer} 不在通讯录中")
     report.findings = findings.result()
+    report.findings += _unreferenced_people(directory, report.findings)
+    report.file_problems += _unknown_roles(definitions, directory)
     return report
+
+
+def _unreferenced_people(directory: DirectorySnapshot,
+                         found: list[Finding]) -> list[Finding]:
+    """A head or leader who is not in the directory is something to fix even while no sample
+    application meets it (say, a department without members yet)."""
+    known = {finding.gap for finding in found}
+    more = []
+    for department in directory.all_departments():
+        for user_id, gap in ((department.head, Gap("unknown_head", department.name,
+                                                    department.head or "")),
+                             (department.leader, Gap("unknown_leader", department.name,
+                                                     department.leader or ""))):
+            if user_id and user_id not in directory.people_by_id and gap.text() not in known:
+                more.append(Finding(gap.text(), (Effect((), "请改为通讯录中的用户 id，"
+                                                            "否则经过它的环节无法派单"),)))
+    return more
+
+
+def _flow_roles(definitions: Iterable[FlowDefinition]) -> set[str]:
+    """Every role a flow names: audiences, and stages, fallbacks and CC routed to a role."""
+    roles: set[str] = set()
+    for definition in definitions:
+        roles.update(definition.audience)
+        approvers = [stage.approver for stage in definition.stages]
+        approvers += [definition.fallback] if definition.fallback else []
+        approvers += [spec for rule in definition.cc for spec in rule.to]
+        roles.update(a.argument for a in approvers if a.form == "role")
+    return roles
+
+
+def _unknown_roles(definitions: Iterable[FlowDefinition],
+                   directory: DirectorySnapshot) -> list[str]:
+    """Roles nobody could mean: not campusbot's and used by no flow — most likely a typo
+    (`teahcer`) or a label written for a code (`教师`); either way the role does nothing."""
+    used = _flow_roles(definitions) | set(ROLE_LABELS)
+    holders: dict[str, list[str]] = {}
+    for person in directory.everyone():
+        for role in person.roles:
+            if role not in used:
+                holders.setdefault(role, []).append(person.name)
+    by_word = {**{code: code for code in ROLE_LABELS},
+               **{label: code for code, label in ROLE_LABELS.items()}}
+    problems = []
+    for role, names in sorted(holders.items()):
+        who = "、".join(names[:3]) + ("等" if len(names) > 3 else "")
+        close = difflib.get_close_matches(role, list(by_word), n=1, cutoff=0.7)
+        hint = (f"是不是 {role_label(by_word[close[0]])}？" if close else
+                "本校自设的岗位角色要在流程文件中用到（audience 或 role:代码）才起作用")
+        problems.append(f"角色“{role}”（{who}）不是已知角色，也没有流程用到：{hint}")
+    return problems

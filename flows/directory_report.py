@@ -28,7 +28,7 @@ def _outcome(route: Route) -> str:
         return names
     if names:
         return f"{names}（代为处理：{route.gap}）"
-    return f"无人（{route.gap}；{route.fallback}也找不到）"
+    return f"无人（{route.gap}；可以代为处理的{route.fallback}也都找不到）"
 
 
 def _stage_lines(stage: StageReport) -> list[str]:
@@ -100,7 +100,7 @@ def as_markdown(report: DirectoryReport) -> str:
 
 
 def as_json(report: DirectoryReport) -> str:
-    data = {"ok": report.ok, "summary": report.summary(),
+    data = {"ok": report.ok, "refused": report.refused, "summary": report.summary(),
             "findings": [{"gap": f.gap, "flows": list(f.flows), "text": f.text(),
                           "effects": [asdict(e) for e in f.effects]} for f in report.findings],
             "file_problems": report.file_problems, "notes": report.notes,

@@ -4,9 +4,14 @@ On a phone the first answer is a summary of at most eight lines (`guide_summary`
 who handles it, the time limit, the materials in one line and how to start. The rest comes on
 request: `详情` the steps with their materials and notes (`guide_text`), `联系方式` the contact
 (`contact_text`), `流程图` the flowchart. A platform entry gives its link and how to log in.
+
+`names` (flows/unit_names.py) gives the school's own name for a unit the flow names as the
+notice does (人事处 → 人事部); units are shown by it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from flows.definition import FlowDefinition
 from storage.roles import ANYONE, ANYONE_LABEL, ROLE_LABELS
@@ -27,10 +32,17 @@ def audience_text(definition: FlowDefinition) -> str:
     return "、".join(AUDIENCE_LABELS.get(role, role) for role in definition.audience)
 
 
-def contact_lines(definition: FlowDefinition) -> list[str]:
+def unit_of(definition: FlowDefinition, names: Mapping[str, str] | None = None) -> str:
+    """The unit to contact (the contact's, else the flow's), by the school's name for it."""
+    unit = definition.contact.unit or definition.unit
+    return (names or {}).get(unit, unit)
+
+
+def contact_lines(definition: FlowDefinition,
+                  names: Mapping[str, str] | None = None) -> list[str]:
     contact = definition.contact
     lines = [
-        f"负责单位：{contact.unit or definition.unit}　科室：{contact.section}",
+        f"负责单位：{unit_of(definition, names)}　科室：{contact.section}",
         f"岗位：{contact.post}　负责人：{contact.person}",
         f"办公地址：{contact.address}",
         f"电话：{contact.phone}　邮箱：{contact.email}",
@@ -47,10 +59,10 @@ CHAT_FILLED = "在聊天中填写"
 MATERIALS_MAX = 60      # characters of the materials line before it is cut with 等
 
 
-def handled_by(definition: FlowDefinition) -> str:
+def handled_by(definition: FlowDefinition, names: Mapping[str, str] | None = None) -> str:
     """The unit and section that handle it, e.g. 信息与公共实验管理中心·运维服务科."""
     contact = definition.contact
-    unit = contact.unit or definition.unit
+    unit = unit_of(definition, names)
     text = f"{unit}·{contact.section}" if contact.section else unit
     return text + SAMPLE_MARK if contact.sample else text
 
@@ -67,16 +79,17 @@ def materials_line(definition: FlowDefinition) -> str:
     return line
 
 
-def guide_summary(definition: FlowDefinition, *, can_apply: bool = True) -> str:
+def guide_summary(definition: FlowDefinition, *, can_apply: bool = True,
+                  names: Mapping[str, str] | None = None) -> str:
     """The first answer about a process: at most eight short lines."""
     lines = [f"【{definition.name}】", definition.summary]
     if definition.platform is not None:
         platform = definition.platform
         lines += [f"网址：{platform.url}", f"登录：{platform.login}",
-                  f"负责：{handled_by(definition)}",
+                  f"负责：{handled_by(definition, names)}",
                   "回复“详情”看可办理的事项，“联系方式”看负责人和电话。"]
         return "\n".join(lines)
-    lines.append(f"负责：{handled_by(definition)}")
+    lines.append(f"负责：{handled_by(definition, names)}")
     lines.append(f"时限：{days_text(definition.time_limit_days)} 个工作日")
     materials = materials_line(definition)
     if materials:
@@ -87,13 +100,15 @@ def guide_summary(definition: FlowDefinition, *, can_apply: bool = True) -> str:
     return "\n".join(lines)
 
 
-def contact_text(definition: FlowDefinition) -> str:
-    return "\n".join([f"《{definition.name}》联系方式：", *contact_lines(definition)])
+def contact_text(definition: FlowDefinition, names: Mapping[str, str] | None = None) -> str:
+    return "\n".join([f"《{definition.name}》联系方式：", *contact_lines(definition, names)])
 
 
-def guide_text(definition: FlowDefinition, *, can_apply: bool = True) -> str:
+def guide_text(definition: FlowDefinition, *, can_apply: bool = True,
+               names: Mapping[str, str] | None = None) -> str:
     """Everything the school's notice asks a guide to show, in reading order."""
-    lines = [f"【{definition.name}】（{definition.unit}·{definition.kind_label}）",
+    unit = (names or {}).get(definition.unit, definition.unit)
+    lines = [f"【{definition.name}】（{unit}·{definition.kind_label}）",
              definition.summary]
     if definition.platform is not None:
         platform = definition.platform
@@ -114,7 +129,7 @@ def guide_text(definition: FlowDefinition, *, can_apply: bool = True) -> str:
             lines.append("   材料：" + "；".join(step.materials))
         if step.notes:
             lines.append(f"   说明：{step.notes}")
-    lines += contact_lines(definition)
+    lines += contact_lines(definition, names)
     if definition.online and can_apply:
         lines.append("回复“办理”开始申请，“流程图”查看流程图。")
     elif definition.online:

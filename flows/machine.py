@@ -221,15 +221,18 @@ class FlowMachines:
                 self.machine_for(definition)
 
     def fire(self, session: FlowSession, trigger: str) -> bool:
-        """Run one trigger on `session`; False (state unchanged) when no move is allowed."""
+        """Run one trigger on `session`; False (state unchanged) when no move is allowed.
+
+        The event is run on the session directly: the machine reads and sets `session.state`
+        and asks the conditions, which is all a move needs. Attaching the session as a model
+        first (`add_model`, which gives it a method per trigger and state) cost more than the
+        rest of a dialog turn's engine work, and asking `may_trigger` before the trigger ran
+        every condition twice."""
         machine = self.machine_for(session.definition)
-        machine.add_model(session, initial=session.state)
-        try:
-            if not session.may_trigger(trigger):  # type: ignore[attr-defined]
-                return False
-            return bool(session.trigger(trigger))  # type: ignore[attr-defined]
-        finally:
-            machine.remove_model(session)
+        event = machine.events.get(trigger)
+        if event is None or session.state not in event.transitions:
+            return False
+        return bool(event.trigger(session))
 
 
 def reachability_problems(definition: FlowDefinition) -> list[tuple[str, str]]:

@@ -8,12 +8,15 @@ text decision through `check_assignee`, so a rule added here holds for all of th
   department head, or for a head the leader in charge, acts instead), cannot be the target of a
   转交 or 加签, and a delegation to the applicant is ignored (the principal keeps the card);
 - 转交 and 加签 go to staff only (a student only when the stage says so), with a reason;
-- an approver who would act twice in a row is asked once (`acted_last`).
+- an approver who would act twice in a row is asked once (`acted_last`) — unless either
+  approval is a stand-in's for a missing approver (flows/assignment.py): then each level is
+  asked for explicitly.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -61,10 +64,12 @@ class Policy:
 
     # ---- who gets a stage ------------------------------------------------------------------------
     async def stage_assignment(self, definition: FlowDefinition, stage: Stage,
-                               applicant: PersonInfo | None) -> Found:
-        """Who gets the stage (flows/assignment.py, with its fallback for directory gaps),
-        never the applicant themselves, each person once; `single` keeps the first."""
-        found = await assign(definition, stage, applicant, self.directory)
+                               applicant: PersonInfo | None, *,
+                               after: Collection[str] = ()) -> Found:
+        """Who gets the stage (flows/assignment.py, with its stand-ins for directory gaps —
+        other than `after`, who approved the step before, where possible), never the applicant
+        themselves, each person once; `single` keeps the first."""
+        found = await assign(definition, stage, applicant, self.directory, after=after)
         if applicant is None or found.nobody:
             return found
         others = [p for p in found.people if p.id != applicant.id]
@@ -137,14 +142,16 @@ class Policy:
 
     # ---- asked once ------------------------------------------------------------------------------
     @staticmethod
-    def acted_last(tasks: list[ApprovalTask], person_id: str) -> bool:
+    def last_approval(tasks: list[ApprovalTask]) -> ApprovalTask | None:
+        decided = [t for t in tasks if t.status == "approved" and t.decided_at is not None]
+        return max(decided, key=lambda t: (t.decided_at, t.id)) if decided else None
+
+    @classmethod
+    def acted_last(cls, tasks: list[ApprovalTask], person_id: str) -> bool:
         """Whether the last approval on the application was `person_id`'s: asking them again
         right after adds nothing (审批人去重, for approvals in a row only)."""
-        decided = [t for t in tasks if t.status == "approved" and t.decided_at is not None]
-        if not decided:
-            return False
-        last = max(decided, key=lambda t: (t.decided_at, t.id))
-        return last.decided_by == person_id
+        last = cls.last_approval(tasks)
+        return last is not None and last.decided_by == person_id
 
     # ---- finding people by what users type -------------------------------------------------------
     async def find_people(self, words: str) -> list[PersonInfo]:

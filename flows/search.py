@@ -27,10 +27,19 @@ of the terms with the synonyms put in. A flow's *score* is the share of the ques
 `find` turns the ranking into an answer: one confident match, a few close candidates to choose
 from, or nothing (the question is outside the catalog).
 
+Typos of the same sound (请价, 集团好, 录拨教室; flows/sounds.py) are put right before the
+question is read, at a little less credit than the word itself. Counts (几条, 一台), the unit
+that asks (研究所) and an unknown thing right after an act (买…显微镜) weigh little.
+
+A second opinion (flows/ngrams.py): when nothing is plausible on its words, the best candidate
+is still offered as the likely process if the question's character pairs rank the same flow
+first, well ahead (官网上 is 官|网上 to the segmenter; its pairs are the website's).
+
 Role-aware: among candidates that explain the question about equally well, or that explain all
 the key words of the best one, the one whose audience fits the asker's most specific role wins (a
 department head's 请假 is 部门主要负责人个人外出请销假); words naming someone else (学生请假) win
-over the asker's role.
+over the asker's role; a title the asker states (我是附小校长; flows/titles.py) stands for the
+directory's roles in this choice.
 
 Calibration (benchmarks/guide_qa.py, docs/benchmarks.md): a process is offered only with a name or
 alias in the question, or when its related words explain most of it or several of its words;
@@ -58,17 +67,24 @@ import jieba.posseg
 
 from flows.catalog import Catalog
 from flows.definition import FlowDefinition
+from flows.ngrams import PairIndex
 from flows.prefill import stated_answers
+from flows.sounds import differing, readings, sounds_alike
 from flows.stated import DATE_WORDS, QUANTITY, TIME_WORDS
+from flows.titles import stated_roles
 from flows.validation import ANYONE
 from flows.vocabulary import (
+    ACTS_ON_OBJECTS,
     APPLY_ACTS,
     APPLY_STARTS,
+    MEASURES,
+    PAYING,
     PLACES,
     QUESTION_MARKERS,
     SOFT_WORDS,
     STOP_WORDS,
     SYNONYMS,
+    WHEN,
     WISHES,
     everyday_synonyms,
     plain_phrasing,
@@ -85,6 +101,9 @@ COMMON_DISCOUNT = 0.4       # a keyword or option found in every flow counts thi
 TEXT_WEIGHT = 0.4           # a word of the summary, a step title, a field label, the unit
 SYNONYM_FACTOR = 0.95       # a term with a general synonym put in
 FUZZY_FACTOR = 0.8          # a name or alias typed with a typo
+UNSOUND_FACTOR = 0.75       # … with a character of another sound (付学 as 休学)
+SOUND_FACTOR = 0.8          # a term typed with characters of the same sound (请价, 集团好)
+MAX_SOUND_TERM = 10         # longer terms are not looked up by sound
 UNALIGNED_FACTOR = 0.7      # a term found inside a longer word of the question
 APART_FACTOR = 0.9          # a term whose words are in the question with others between them
 MAX_GAP = 6                 # … at most this many characters between them
@@ -107,10 +126,14 @@ CLEAR_MIN = 0.5             # … a name or alias explaining this much, with the
 CLEAR_RATIO = 0.5           # below this share of the best, is also a confident answer
 TAKEOVER_MIN = 0.3          # … or explain all its key words and are at least this close
 DEMOTED_SHARE = 0.45        # variants beaten on the role score at most this share of the winner
+UNFIT_BAND = 0.4            # … or this close, when the best is not open to the asker at all
 ROLE_BAND = 0.6             # candidates this close compete on the asker's role
 MAX_CANDIDATES = 5
 ALONE_MIN = 0.35            # the best alone, anchored, from this score and with the runner-up
 ALONE_RATIO = 0.5           # … at most this share of it, is offered as the likely process
+SECONDED_MIN = 0.2          # a candidate this good, anchored, may be seconded by the pairs
+SECONDED_LEAD = 1.5         # … when they rank it first, this many times the runner-up
+SECONDED_PAIRS = 2          # … on at least this many of the question's pairs
 SHOWN_SHARE = 0.6           # candidates listed when unsure: at least this share of the best
 
 #: how specific a role is: the more specific role's process wins among comparable candidates
@@ -126,6 +149,8 @@ INCIDENTAL_TAGS = frozenset(("t", "ns", "nr", "nrt", "nrfg", "m", "q", "mq"))
 
 _PUNCTUATION = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
 _FILLER = re.compile(r"(?<=^.)个|一下")        # 放个展板, 看一下监控
+#: 个 after a one-character verb in a question (改个名, 开个号, 挂个横幅): filler
+_VERB_FILLER = re.compile(r"(?<=[改开请挂拉贴放借录建换注买订办装拍发])个(?![人性])")
 _PARENTHESIS = re.compile(r"[（(].*?[)）]")
 _ASCII = re.compile(r"[0-9a-z]")
 
@@ -175,7 +200,8 @@ def strip_values(text: str) -> str:
     """The normalised question without the dates and quantities it states (请3天病假 → 请病假),
     colloquial fault phrasing put plainly (打不出来 → 坏了)."""
     plain = plain_phrasing(DATE_WORDS.sub("", unicodedata.normalize("NFKC", text)))
-    return normalize(QUANTITY.sub("", TIME_WORDS.sub("", plain)))
+    plain = MEASURES.sub("", QUANTITY.sub("", TIME_WORDS.sub("", plain)))
+    return normalize(_VERB_FILLER.sub("", plain))
 
 
 def word_weight(word: str) -> float:
@@ -249,6 +275,8 @@ class _Query:
     text: str
     words: list[tuple[int, int, float]]          # (start, end, weight) of each jieba word
     content: float                               # total weight of the question's content
+    #: spans typed with characters of the same sound, put right (请价 → 请假)
+    corrected: list[tuple[int, int]] = field(default_factory=list)
 
     def topical(self) -> bool:
         return any(weight >= TOPICAL_MIN for _, _, weight in self.words)
@@ -270,6 +298,9 @@ class _Built:
     words: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
     known: set[str] = field(default_factory=set)
     max_term: int = 2
+    #: (length, a reading of the first character) → the terms that sound so
+    sounds: dict[tuple[int, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    pairs: PairIndex = field(default_factory=lambda: PairIndex(()))
 
 
 class GuideIndex:
@@ -305,7 +336,11 @@ class GuideIndex:
         """Every flow that explains part of the question, best first, the asker's role applied;
         `only`: the ids of the flows the asker may see (all when None)."""
         built = self._index()
-        query = _parse_query(text, built)
+        return self._search(built, _parse_query(text, built), stated_roles(text) or roles, only)
+
+    @staticmethod
+    def _search(built: _Built, query: _Query, roles: Collection[str],
+                only: Collection[str] | None) -> list[Match]:
         if not query.topical():
             return []           # 怎么申请, 老师你好: nothing says what it is about
         matches = [m for m in _score(built, query) if only is None or m.definition.id in only]
@@ -316,9 +351,16 @@ class GuideIndex:
              only: Collection[str] | None = None) -> Answer:
         """The answer to a question: one confident match, close candidates, or nothing."""
         apply = self.is_apply_intent(text)
-        ranked = _names_first(self.search(text, roles, only))
+        built = self._index()
+        query = _parse_query(text, built)
+        # 我是院长: the title the asker states picks the variant (applying goes by the directory)
+        roles = stated_roles(text) or roles
+        ranked = _names_first(self._search(built, query, roles, only))
         plausible = [m for m in ranked if _plausible(m) or _alone(m, ranked)]
         if not plausible:
+            seconded = _seconded(built, query, ranked)
+            if seconded is not None and not (_elsewhere(text) and not seconded.strong):
+                return Answer("likely", (seconded,), apply)
             return Answer("unknown", (), apply)
         named = _named_in(text, ranked)
         if named is not None:           # its full name beats related words and the role
@@ -330,6 +372,9 @@ class GuideIndex:
         shown = [m for m in ranked if m.score >= best.score * SHOWN_SHARE and (
             _plausible(m) or (m.anchored and m.score >= best.score * CLOSE_RATIO))]
         shown = sorted(shown, key=lambda m: m is not best)[:MAX_CANDIDATES]
+        if _elsewhere(text) and not any(m.strong for m in shown):
+            # 校医院几点上班, 校园网怎么充值: a time to look up or a payment, and no name
+            return Answer("unknown", (), apply)
         if len(shown) == 1:
             return Answer("likely", (best,), apply)
         return Answer("ambiguous", tuple(shown), apply)
@@ -356,6 +401,45 @@ class GuideIndex:
         return stated_answers(definition, text, today)
 
 
+def _elsewhere(text: str) -> bool:
+    """Asks when something happens or how to pay: answered elsewhere, unless a process is named."""
+    return bool(WHEN.search(text) or PAYING.search(text))
+
+
+def _seconded(built: _Built, query: _Query, ranked: list[Match]) -> Match | None:
+    """The search's best candidate, too weak to offer on its own words, offered as the likely
+    process when the character pairs of the question pick the same flow, well ahead of the rest,
+    on more than one pair (官网上的电话写错了: 官网 is no word of the question for the segmenter,
+    but its pairs are the website's). A place alone (南校区 in 去南校区的校车) seconds nothing."""
+    top = ranked[0] if ranked else None
+    if top is None or top.score < SECONDED_MIN or not top.anchored:
+        return None
+    if all(PLACES.search(word) for word in top.words):
+        return None
+    question = _content_pairs(query, built)
+    ranking = built.pairs.rank(question)
+    best = ranking.best()
+    if best is None or built.definitions[best].id != top.definition.id:
+        return None
+    shared = sum(1 for pair in set(question) if pair in built.pairs.counts[best])
+    return top if ranking.lead() >= SECONDED_LEAD and shared >= SECONDED_PAIRS else None
+
+
+def _content_pairs(query: _Query, built: _Built) -> list[str]:
+    """The character pairs of the question's content: no question words or fillers, and no
+    place the catalog does not name (体育馆 says where, not what: 体育 is a course's word)."""
+    weights = query.char_weights()
+    for start, end, _ in query.words:
+        word = query.text[start:end]
+        if PLACES.search(word) and word not in built.pieces:
+            weights[start:end] = [0.0] * (end - start)
+    found = []
+    for position in range(len(query.text) - 1):
+        if weights[position] > 0 and weights[position + 1] > 0:
+            found.append(query.text[position:position + 2])
+    return found
+
+
 def _named_in(text: str, ranked: list[Match]) -> Match | None:
     """The process whose full name the question says, the longest if several
     (新媒体公共账号变更备案怎么办理 is that one, not 新媒体公共账号备案)."""
@@ -370,10 +454,18 @@ def _names_first(ranked: list[Match]) -> list[Match]:
     if not ranked or ranked[0].strong:
         return ranked
     best = ranked[0]
-    named = next((m for m in ranked if m.strong and m.score >= best.score * CLOSE_RATIO), None)
+    named = next((m for m in ranked if _named_beyond(m, best)
+                  and m.score >= best.score * CLOSE_RATIO), None)
     if named is None:
         return ranked
     return [named, *(m for m in ranked if m is not named)]
+
+
+def _named_beyond(match: Match, other: Match) -> bool:
+    """A name or alias of `match` explains a word that `other` does not explain at all: 抖音号
+    is a piece of the alias 开抖音号, but also a keyword of the change of an account, so in
+    抖音号不用了要注销 it is no name evidence over that one."""
+    return match.strong and bool(match.strong_words - other.words)
 
 
 def _alone(match: Match, ranked: list[Match]) -> bool:
@@ -400,7 +492,8 @@ def _confident(best: Match, others: list[Match]) -> bool:
     close; or a name or alias of it explains a good part and it is far ahead of the rest. Related
     words alone never win over a process whose name or alias is in the question."""
     runner_up = max((m.score for m in others), default=0.0)
-    if not best.strong and any(m.strong and m.score >= best.score * CLEAR_RATIO for m in others):
+    if not best.strong and any(_named_beyond(m, best) and m.score >= best.score * CLEAR_RATIO
+                               for m in others):
         return False
     if best.score >= CONFIDENT and runner_up < best.score * CLOSE_RATIO:
         return True
@@ -476,6 +569,7 @@ def _build(definitions: list[FlowDefinition]) -> _Built:
                 built.terms.append(term)
         _add_words(built, number, definition)
     _index_pieces(built)
+    built.pairs = PairIndex(built.definitions)
     return built
 
 
@@ -537,6 +631,9 @@ def _index_pieces(built: _Built) -> None:
     for position, term in enumerate(built.terms):
         text = term.text
         built.max_term = max(built.max_term, len(text))
+        if 2 <= len(text) <= MAX_SOUND_TERM:
+            for reading in readings(text[0]):
+                built.sounds[(len(text), reading)].append(position)
         if term.whole_only:
             built.pieces[text].append(position)
             continue
@@ -592,20 +689,83 @@ class _Credit:
 
 def _parse_query(text: str, built: _Built) -> _Query:
     stripped = strip_values(text)
+    tagged = _tagged(stripped)
+    fixed, corrected = _correct_sounds(built, stripped, _spans(tagged))
+    if corrected:
+        tagged = _tagged(fixed)
     words: list[tuple[int, int, float]] = []
     position = 0
-    for word, flag in _tagged(stripped):
+    act = False         # the last word that weighs anything is an act on an object (买, 报废)
+    for word, flag in tagged:
         end = position + len(word)
         # a time, place or person (下周, 北京, 张老师) is not what the question is about
         incidental = flag in INCIDENTAL_TAGS and word not in built.known
         weight = 0.0 if incidental else word_weight(word)
         if weight == 1.0 and word not in built.pieces:
             weight = everyday_weight(word)      # only the flows' sentences use it, if any
-            if PLACES.search(word):
-                weight = min(weight, SOFT_WEIGHT)   # 体育馆, 教学楼: where, not what
+            if PLACES.search(word) or act:
+                # 体育馆, 教学楼: where, not what; 买…显微镜: the act decides, not the thing
+                weight = min(weight, SOFT_WEIGHT)
+        if weight > 0:
+            act = word in ACTS_ON_OBJECTS
         words.append((position, end, weight))
         position = end
-    return _Query(stripped, words, sum((e - s) * w for s, e, w in words))
+    return _Query(fixed, words, sum((e - s) * w for s, e, w in words), corrected)
+
+
+def _spans(tagged: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    spans, position = [], 0
+    for word, _ in tagged:
+        spans.append((position, position + len(word)))
+        position += len(word)
+    return spans
+
+
+def _correct_sounds(built: _Built, text: str,
+                    spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """The question with terms typed by sound put right (请价 → 请假, 录拨教室 → 录播教室, 採访 →
+    采访), and the spans put right. Only whole words of the question, longest first; at most a
+    third of the characters (one in a short term) differ, none inside a word the catalog uses
+    itself (园长 in 园长外出 is no typo of 院长), and the typed words are no everyday word of
+    their own (上线 is no typo of 上限; 招标上线值 is one of 招标上限值)."""
+    ends = sorted({end for _, end in spans}, reverse=True)
+    own = [(s, e) for s, e in spans if e - s >= 2 and text[s:e] in built.pieces]
+    chars = list(text)
+    corrected: list[tuple[int, int]] = []
+    covered = 0
+    for start, _ in spans:
+        if start < covered:
+            continue
+        for end in ends:
+            size = end - start
+            if not 2 <= size <= MAX_SOUND_TERM:
+                continue
+            window = text[start:end]
+            if window in built.pieces or _is_dictionary_word(window, COMMON_WORD):
+                continue
+            term = _sounding_term(built, window, start, own)
+            if term is not None:
+                chars[start:end] = term
+                corrected.append((start, end))
+                covered = end
+                break
+    return "".join(chars), corrected
+
+
+def _sounding_term(built: _Built, window: str, start: int,
+                   own: list[tuple[int, int]]) -> str | None:
+    size = len(window)
+    for reading in sorted(readings(window[0])):
+        for position in built.sounds.get((size, reading), ()):
+            term = built.terms[position].text
+            changed = differing(term, window)
+            if not 0 < changed <= max(1, size // 3) or not sounds_alike(term, window):
+                continue
+            if any(s <= start + offset < e for offset in range(size)
+                   if term[offset] != window[offset] for s, e in own):
+                continue
+            return term
+    return None
 
 
 def everyday_weight(word: str) -> float:
@@ -622,6 +782,9 @@ def _score(built: _Built, query: _Query) -> list[Match]:
     _credit_synonyms(built, query, credit)
     _credit_subwords(built, query, credit)
     weights = query.char_weights()
+    for start, end in query.corrected:       # a typo is weaker evidence than the word itself
+        for position in range(start, end):
+            weights[position] *= SOUND_FACTOR
     matches = []
     for flow, row in credit.rows.items():
         explained = sum(c * w for c, w in zip(row, weights, strict=True))
@@ -663,7 +826,10 @@ def _credit_terms(built: _Built, query: _Query, credit: _Credit) -> None:
                         _credit_whole(term, start, end, start in starts and end in ends, credit)
                 elif start in starts and end in ends:
                     # a piece of a term counts only as whole words of the question
-                    most = term.strong and len(piece) >= 3 and len(piece) >= 0.75 * len(term.text)
+                    # most of a name or alias, unless that part is a catalog word of its own
+                    # (校园网 in 校园网盘 is the network's word, not the disk's name)
+                    most = (term.strong and len(piece) >= 3 and len(piece) >= 0.75 * len(term.text)
+                            and piece not in built.known)
                     credit.give(term.flow, start, end, _partial_weight(built, term, piece),
                                 STRONG if most else 0)
     for position in touched - whole:
@@ -728,7 +894,11 @@ def _credit_typo(built: _Built, term: _Term, query: _Query, starts: set[int], en
                 continue
             if levenshtein(term.text, window) <= allowed and not _changes_a_catalog_word(
                     built, term.text, window, start, query):
-                credit.give(term.flow, start, end, term.weight * FUZZY_FACTOR, STRONG)
+                # a character of another sound is a weaker sign than one of the same sound
+                # (付学 is 复学, not 休学)
+                factor = FUZZY_FACTOR if len(window) != size or sounds_alike(
+                    term.text, window) else FUZZY_FACTOR * UNSOUND_FACTOR
+                credit.give(term.flow, start, end, term.weight * factor, STRONG)
 
 
 def _changes_a_catalog_word(built: _Built, term: str, window: str, start: int,
@@ -844,6 +1014,13 @@ def _prefer_roles(ranked: list[Match], roles: Collection[str]) -> list[Match]:
         return ranked
     top = ranked[0]
     band = [m for m in ranked if m is top or _variant_of(m, top)]
+    if fit_specificity(top.definition, roles) < 0 and not top.strong_words:
+        # the best is not open to the asker and only related words chose it (开会 and 外地 for
+        # a school leader): the asker's own variant of it, explaining some of the same words,
+        # need not come as close
+        band += [m for m in ranked if m not in band and m.words & top.words
+                 and m.score >= top.score * UNFIT_BAND
+                 and fit_specificity(m.definition, roles) > 0]
     fits = {m.definition.id: fit_specificity(m.definition, roles) for m in band}
     best_fit = max(fits.values())
     winners = [m for m in band if fits[m.definition.id] == best_fit]

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flows.messages import Message, Text
 from storage.directory import PersonInfo
+from storage.models import Application
 
 
 @dataclass
@@ -29,6 +30,9 @@ class Turn:
     timezone: ZoneInfo
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     outgoing: list[Outgoing] = field(default_factory=list)
+    #: the conversation's active application, read with the conversation (storage/turns.py)
+    #: so the turn need not ask for it again
+    loaded_application: Application | None = None
 
     @property
     def today(self) -> date:

@@ -20,10 +20,11 @@ from flows.approvers import effective_roles
 from flows.catalog import may_apply
 from flows.definition import FlowDefinition
 from flows.engine import FlowEngine
-from flows.guide import audience_text, contact_text, guide_summary, guide_text
+from flows.guide import audience_text, contact_text, guide_summary, guide_text, unit_of
 from flows.messages import Image
 from flows.search import Answer, GuideIndex
 from flows.turn import Turn
+from flows.unit_names import named_unit, school_names, unit_words
 from handlers import menu
 from storage.models import Conversation
 
@@ -36,6 +37,7 @@ NONE_OF_THESE = "都不是？可以换个说法再问，或回复“我要办理
 LIKELY = "您问的可能是："
 LIKELY_START = "您要办的可能是《{name}》，先为您开始办理；不是的话回复“取消”，换个说法再说。"
 NOT_IT = "不是这个？换个说法再问，或回复“我要办理”查看全部事项。"
+UNIT_HINT = "选好事项后回复“联系方式”可查看负责人和电话。"
 NO_PROCESS = "请先告诉我是哪个事项，例如“IT报修{command}”。"
 NOTHING_TO_APPLY = "请告诉我要办什么，例如“我要请假”，或回复“我要办理”查看全部事项。"
 #: what a guide's follow-up commands are called, and the words that ask for them
@@ -49,10 +51,18 @@ async def roles_of(engine: FlowEngine, turn: Turn) -> tuple[str, ...]:
     return await effective_roles(turn.user, engine.directory)
 
 
-def cannot_apply_note(definition: FlowDefinition) -> str:
-    contact = definition.contact.unit or definition.unit
+def _units(engine: FlowEngine) -> list[str]:
+    return [unit for d in engine.catalog.all() for unit in (d.unit, d.contact.unit) if unit]
+
+
+async def unit_names(engine: FlowEngine) -> dict[str, str]:
+    """The school's own names for the catalog's units (flows/unit_names.py)."""
+    return await school_names(engine.directory, _units(engine))
+
+
+def cannot_apply_note(definition: FlowDefinition, names: dict[str, str] | None = None) -> str:
     return (f"您当前的身份不能在线申请（面向{audience_text(definition)}），"
-            f"如有疑问请联系{contact}。")
+            f"如有疑问请联系{unit_of(definition, names)}。")
 
 
 def _remember(conversation: Conversation, definition: FlowDefinition) -> None:
@@ -65,9 +75,10 @@ async def show_guide(engine: FlowEngine, turn: Turn, conversation: Conversation,
     `likely`: the search was not sure, so say it may be this one."""
     roles = await roles_of(engine, turn)
     allowed = may_apply(definition, roles)
-    text = guide_summary(definition, can_apply=allowed)
+    names = await unit_names(engine)
+    text = guide_summary(definition, can_apply=allowed, names=names)
     if definition.online and not allowed:
-        text += "\n" + cannot_apply_note(definition)
+        text += "\n" + cannot_apply_note(definition, names)
     if likely:
         text = f"{LIKELY}{text}\n{NOT_IT}"
     turn.reply(text)
@@ -83,7 +94,7 @@ async def start_flow(engine: FlowEngine, turn: Turn, conversation: Conversation,
         return
     if not may_apply(definition, roles):
         turn.reply(f"《{definition.name}》面向{audience_text(definition)}办理，您当前身份不能申请。"
-                   "如有疑问请联系" + (definition.contact.unit or definition.unit) + "。")
+                   f"如有疑问请联系{unit_of(definition, await unit_names(engine))}。")
         return
     if definition.status != "live" and turn.user.id not in definition.reviewers:
         turn.reply(f"《{definition.name}》尚未上线，敬请期待。")
@@ -102,9 +113,10 @@ async def answer_question(engine: FlowEngine, index: GuideIndex, turn: Turn,
     visible = {d.id for d in engine.catalog.visible_to(turn.user.id)}
     answer = by_clause(index, text, roles, visible, index.find(text, roles, only=visible))
     if answer.status == "unknown" or answer.best is None:
-        decline(turn, text)
+        if not await unit_processes(engine, turn, conversation, text):
+            decline(turn, text)
     elif answer.status == "ambiguous":
-        offer_choices(turn, conversation, answer, text)
+        offer_choices(turn, conversation, answer, text, await unit_names(engine))
     elif answer.apply and wants_dialog(answer.best, roles):
         if answer.status == "likely":
             turn.reply(LIKELY_START.format(name=answer.best.name))
@@ -142,11 +154,25 @@ def wants_dialog(definition: FlowDefinition, roles: tuple[str, ...]) -> bool:
     return definition.online and may_apply(definition, roles)
 
 
-def offer_choices(turn: Turn, conversation: Conversation, answer: Answer, text: str) -> None:
+def offer_choices(turn: Turn, conversation: Conversation, answer: Answer, text: str,
+                  names: dict[str, str] | None = None) -> None:
     options = [m.definition for m in answer.matches[:MAX_CHOICES]]
     conversation.pending = {"kind": "choose_flow", "options": [d.id for d in options],
                             "sentence": text, "apply": answer.apply}
-    turn.reply(menu.choice_menu(options) + "\n" + NONE_OF_THESE)
+    turn.reply(menu.choice_menu(options, names) + "\n" + NONE_OF_THESE)
+
+
+async def unit_processes(engine: FlowEngine, turn: Turn, conversation: Conversation,
+                         text: str) -> bool:
+    """A question about a unit no process explains (人事部的电话多少): the unit's processes,
+    found by any name the school's directory gives the unit; False when it names no unit."""
+    unit = named_unit(text, await unit_words(engine.directory, _units(engine)))
+    definitions = [d for d in engine.catalog.visible_to(turn.user.id) if d.unit == unit]
+    if unit is None or not definitions:
+        return False
+    conversation.pending = {"kind": "choose_unit_flow", "options": [d.id for d in definitions]}
+    turn.reply(menu.flow_menu(unit, definitions, await unit_names(engine)) + "\n" + UNIT_HINT)
+    return True
 
 
 def decline(turn: Turn, text: str) -> None:
@@ -195,9 +221,10 @@ async def guide_command(engine: FlowEngine, index: GuideIndex, turn: Turn,
         await start_flow(engine, turn, conversation, definition)
     elif command == "详情":
         roles = await roles_of(engine, turn)
-        turn.reply(guide_text(definition, can_apply=may_apply(definition, roles)))
+        turn.reply(guide_text(definition, can_apply=may_apply(definition, roles),
+                              names=await unit_names(engine)))
     elif command == "联系方式":
-        turn.reply(contact_text(definition))
+        turn.reply(contact_text(definition, await unit_names(engine)))
     else:
         turn.reply(Image(f"flowchart:{definition.id}", f"《{definition.name}》业务流程图"))
     return True

@@ -22,7 +22,7 @@ from flows.incoming import OPENED, Incoming
 from flows.search import GuideIndex
 from flows.turn import Turn
 from handlers import approvals, menu, replies, status
-from handlers.guide import answer_question, guide_command, show_guide, start_flow
+from handlers.guide import answer_question, guide_command, show_guide, start_flow, unit_names
 from handlers.ratings import Rating, parse_rating
 from storage import applications as store
 from storage.models import Application, Conversation
@@ -75,7 +75,9 @@ class Handlers:
         """The application being filled in, if any; an idle one is expired on the spot."""
         if conversation.active_application_id is None:
             return None
-        application = await store.get_application(conversation.active_application_id)
+        application = turn.loaded_application
+        if application is None or application.id != conversation.active_application_id:
+            application = await store.get_application(conversation.active_application_id)
         if application is None or application.status != "filling":
             conversation.active_application_id = None
             return None
@@ -143,7 +145,7 @@ class Handlers:
         elif text in ("我要办理", "办事指南", "全部事项", "办事大厅"):
             names = menu.units(catalog, turn.user.id)
             conversation.pending = {"kind": "choose_unit", "options": names}
-            turn.reply(menu.unit_menu(names))
+            turn.reply(menu.unit_menu(names, await unit_names(self.engine)))
         elif (match := _APPLY_BY_NAME.match(text)) and (
                 by_name := catalog.by_name(match.group(1))) is not None:
             await start_flow(self.engine, turn, conversation, by_name)
@@ -204,8 +206,10 @@ class Handlers:
         options: list[str] = pending.get("options", [])
         conversation.pending = {}
         if not (text.isdigit() and 1 <= int(text) <= len(options)):
-            if text in options:
-                chosen = text
+            by_school_name = {name: unit for unit, name in
+                              (await unit_names(self.engine)).items()}
+            if text in options or by_school_name.get(text) in options:
+                chosen = text if text in options else by_school_name[text]
             else:
                 return False  # not a choice: treat the text as a new message
         else:
@@ -215,7 +219,7 @@ class Handlers:
             definitions = [d for d in catalog.visible_to(turn.user.id) if d.unit == chosen]
             conversation.pending = {"kind": "choose_unit_flow",
                                     "options": [d.id for d in definitions]}
-            turn.reply(menu.flow_menu(chosen, definitions))
+            turn.reply(menu.flow_menu(chosen, definitions, await unit_names(self.engine)))
             return True
         definition = catalog.get(chosen)
         if definition is None:

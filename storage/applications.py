@@ -19,6 +19,7 @@ from storage.models import (
     Delegation,
     Reminder,
 )
+from storage.sql import client, db_values, marks, postgres
 
 #: applications that still wait for someone (an approver, or the applicant to 销假 or fix)
 OPEN_STATUSES = ("pending", "followup", "returned")
@@ -39,11 +40,23 @@ async def create_application(*, flow_id: str, flow_version: int, applicant_id: s
     )
 
 
+_save_sql: dict[bool, str] = {}
+
+
 async def save_application(application: Application) -> None:
     """Write the application if nobody else changed it since it was read."""
+    db = client()
+    is_postgres = postgres(db)
+    names = (*_SAVED_FIELDS, "version", "id")
+    if is_postgres not in _save_sql:
+        m = marks(len(names) + 1, is_postgres)
+        sets = ", ".join(f"{name} = {mark}" for name, mark in zip(names[:-1], m, strict=False))
+        _save_sql[is_postgres] = (f"UPDATE applications SET {sets} WHERE id = {m[-2]} "
+                                  f"AND version = {m[-1]}")
     values: dict[str, Any] = {name: getattr(application, name) for name in _SAVED_FIELDS}
-    updated = await Application.filter(id=application.id, version=application.version).update(
-        **values, version=application.version + 1)
+    values.update(version=application.version + 1, id=application.id)
+    updated, _ = await db.execute_query(
+        _save_sql[is_postgres], [*db_values(Application, names, values), application.version])
     if updated != 1:
         raise ConcurrentUpdate(f"application {application.id}")
     application.version += 1
@@ -99,9 +112,18 @@ async def append_audit(application: Application, *, at: datetime, actor_id: str,
                        from_state: str = "", to_state: str = "",
                        detail: dict[str, Any] | None = None, channel: str = "",
                        comment: str = "") -> None:
-    await AuditEntry.create(application=application, at=at, actor_id=actor_id, action=action,
-                            from_state=from_state, to_state=to_state, detail=detail or {},
-                            channel=channel, comment=comment)
+    db = client()
+    m = marks(len(_AUDIT), postgres(db))
+    await db.execute_query(
+        f"INSERT INTO audit_log ({', '.join(_AUDIT)}) VALUES ({', '.join(m)})",
+        db_values(AuditEntry, _AUDIT, {
+            "application_id": application.id, "at": at, "actor_id": actor_id,
+            "action": action, "from_state": from_state, "to_state": to_state,
+            "detail": detail or {}, "channel": channel, "comment": comment}))
+
+
+_AUDIT = ("application_id", "at", "actor_id", "action", "from_state", "to_state", "detail",
+          "channel", "comment")
 
 
 async def last_audit(application_id: int, action: str) -> AuditEntry | None:

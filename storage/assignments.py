@@ -42,3 +42,10 @@ async def issues_of(application_id: int) -> list[AssignmentIssue]:
 async def close(issue_id: int, now: datetime) -> None:
     """The application no longer waits at that stage (withdrawn, or moved on)."""
     await AssignmentIssue.filter(id=issue_id, state=WAITING).update(state=CLOSED, resolved_at=now)
+
+
+async def stood_in(application_id: int, stage_id: str) -> bool:
+    """Whether a stand-in got this stage of the application (the directory lacked its
+    approver)."""
+    return await AssignmentIssue.filter(application_id=application_id, stage_id=stage_id,
+                                        state=FALLBACK).exists()

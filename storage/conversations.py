@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from storage.db import is_postgres
 from storage.errors import ConcurrentUpdate
 from storage.models import Conversation
+from storage.sql import client, db_values, marks, postgres
 
 
 async def lock_conversation(user_id: str, now: datetime, *,
@@ -35,14 +36,28 @@ async def lock_conversation(user_id: str, now: datetime, *,
     return conversation
 
 
+_SAVED = ("active_application_id", "pending", "context", "last_channel", "greeted_on",
+          "updated_at", "version", "user_id")
+_save_sql: dict[bool, str] = {}
+
+
 async def save_conversation(conversation: Conversation, now: datetime) -> None:
-    updated = await Conversation.filter(
-        user_id=conversation.user_id, version=conversation.version).update(
-        active_application_id=conversation.active_application_id,
-        pending=conversation.pending, context=conversation.context,
-        last_channel=conversation.last_channel, greeted_on=conversation.greeted_on,
-        updated_at=now, version=conversation.version + 1)
-    if updated != 1:
+    """Write the conversation if nobody changed it since it was read (its version)."""
+    db = client()
+    is_postgres = postgres(db)
+    if is_postgres not in _save_sql:
+        m = marks(len(_SAVED) + 1, is_postgres)
+        sets = ", ".join(f"{name} = {mark}" for name, mark in zip(_SAVED[:-1], m, strict=False))
+        _save_sql[is_postgres] = (f"UPDATE conversations SET {sets} WHERE user_id = {m[-2]} "
+                                  f"AND version = {m[-1]}")
+    values = db_values(Conversation, _SAVED, {
+        "active_application_id": conversation.active_application_id,
+        "pending": conversation.pending, "context": conversation.context,
+        "last_channel": conversation.last_channel, "greeted_on": conversation.greeted_on,
+        "updated_at": now, "version": conversation.version + 1,
+        "user_id": conversation.user_id})
+    changed, _ = await db.execute_query(_save_sql[is_postgres], [*values, conversation.version])
+    if changed != 1:
         raise ConcurrentUpdate(f"conversation {conversation.user_id}")
     conversation.version += 1
 

@@ -136,6 +136,15 @@ def _duplicates(entries: list[FileEntry], errors: list[str]) -> None:
 
 def parse_directory(document: dict[str, Any], source: str) -> DirectoryFile:
     """Every problem of the document at once, as one DirectoryFileError."""
+    file, errors = parse_leniently(document, source)
+    if errors:
+        raise DirectoryFileError("\n".join(errors))
+    return file
+
+
+def parse_leniently(document: dict[str, Any], source: str) -> tuple[DirectoryFile, list[str]]:
+    """The entries that are well-formed, and every problem of the others (for a check that
+    names every problem at once, also those only the well-formed entries can show)."""
     errors: list[str] = []
     for key in document:
         if key not in _TOP_KEYS:
@@ -149,9 +158,7 @@ def parse_directory(document: dict[str, Any], source: str) -> DirectoryFile:
         entries += [e for i, item in enumerate(raw)
                     if (e := _read_entry(kind, i, item, source, errors))]
     _duplicates(entries, errors)
-    if errors:
-        raise DirectoryFileError("\n".join(errors))
-    return DirectoryFile(source, tuple(entries))
+    return DirectoryFile(source, tuple(entries)), errors
 
 
 def directory_file_text(file: str) -> tuple[str, str]:
@@ -165,13 +172,22 @@ def directory_file_text(file: str) -> tuple[str, str]:
         raise DirectoryFileError(f"{file}: 无法读取通讯录文件：{exc}") from exc
 
 
-def read_directory_file(file: str) -> DirectoryFile:
+def _document(file: str) -> tuple[dict[str, Any], str]:
     text, source = directory_file_text(file)
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text), source
     except tomllib.TOMLDecodeError as exc:
         raise DirectoryFileError(f"{source}: TOML 语法错误：{exc}") from exc
-    return parse_directory(document, source)
+
+
+def read_directory_file(file: str) -> DirectoryFile:
+    return parse_directory(*_document(file))
+
+
+def read_directory_draft(file: str) -> tuple[DirectoryFile, list[str]]:
+    """The file's well-formed entries and the problems of the rest (for `directory check`);
+    raises DirectoryFileError only when the file cannot be read as TOML at all."""
+    return parse_leniently(*_document(file))
 
 
 def file_stamp(file: str) -> tuple[int, int] | None:

@@ -103,13 +103,28 @@ async def stored_file() -> DirectoryFile | None:
     return DirectoryFile(rows[0].source, entries)
 
 
+async def _synced(*, without_legacy: bool) -> tuple[list[DepartmentInfo], list[PersonInfo]]:
+    departments = Department.all()
+    people = Person.filter(active=True)
+    if without_legacy:
+        departments = departments.exclude(source__in=LEGACY_FILE_SOURCES)
+        people = people.exclude(source__in=LEGACY_FILE_SOURCES)
+    return ([DepartmentInfo(id=r.id, name=r.name, kind=r.kind, head=r.head_id,
+                            leader=r.leader_id, parent=r.parent_id) for r in await departments],
+            [PersonInfo(id=r.id, name=r.name, department=r.department_id,
+                        roles=tuple(r.roles or ()), counselor=r.counselor_id, title=r.title)
+             for r in await people])
+
+
 async def load_snapshot() -> DirectorySnapshot:
     """The synced rows with the file's entries over them, as one snapshot."""
     generation = await current_generation()
-    departments = [DepartmentInfo(id=r.id, name=r.name, kind=r.kind, head=r.head_id,
-                                  leader=r.leader_id, parent=r.parent_id)
-                   for r in await Department.all()]
-    people = [PersonInfo(id=r.id, name=r.name, department=r.department_id,
-                         roles=tuple(r.roles or ()), counselor=r.counselor_id, title=r.title)
-              for r in await Person.filter(active=True)]
+    departments, people = await _synced(without_legacy=False)
     return compose(departments, people, await stored_file(), generation)
+
+
+async def snapshot_with(file: DirectoryFile | None) -> DirectorySnapshot:
+    """The synced rows with `file` over them instead of the file in force: what the directory
+    would be with this file. Only reads — the directory in force does not change."""
+    departments, people = await _synced(without_legacy=True)
+    return compose(departments, people, file, await current_generation())

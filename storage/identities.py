@@ -28,6 +28,7 @@ from tortoise.exceptions import IntegrityError
 
 from storage.directory import Directory
 from storage.directory_file import DirectoryFile, DirectoryFileError
+from storage.directory_store import bump_generation
 from storage.models import Identity, Person, PersonContact
 from storage.transactions import transaction
 
@@ -161,6 +162,8 @@ async def link_own_ids(channel: str, person_ids: Iterable[str], *,
         elif await Person.filter(id=person_id, source=channel, active=True).update(
                 active=False):
             deactivated += 1
+    if linked or deactivated:
+        await bump_generation()   # processes remember links per generation (bot/people.py)
     return linked, deactivated
 
 
@@ -235,6 +238,8 @@ async def apply_file_accounts(entries: Iterable[FileAccounts]) -> int:
         await PersonContact.bulk_create([
             PersonContact(person_id=e.person_id, mobile=e.mobile, job_number=e.job_number,
                           preferred_channel=e.channel, source=FILE) for e in contacts])
+        # processes remember links per directory generation (bot/people.py)
+        await bump_generation()
     return len(links)
 
 

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Min
 
 from storage.models import InboundEvent
+from storage.sql import client, db_values, marks, postgres
 
 MAX_KEY = 255
 _COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", "received_at")
@@ -74,8 +75,14 @@ def is_held(event: InboundEvent, now: datetime) -> bool:
 
 async def mark_processed(event_id: int, now: datetime) -> bool:
     """Mark done; False when another worker finished it first (so its effects must roll back)."""
-    return await InboundEvent.filter(id=event_id, status="received").update(
-        status="done", processed_at=now) == 1
+    db = client()
+    m = marks(2, postgres(db))
+    changed, _ = await db.execute_query(
+        f"UPDATE inbound_events SET status = 'done', processed_at = {m[0]} "
+        f"WHERE id = {m[1]} AND status = 'received'",
+        [*db_values(InboundEvent, ("processed_at", "id"), {"processed_at": now,
+                                                           "id": event_id})])
+    return changed == 1
 
 
 async def record_failure(event_id: int, now: datetime, *, next_try_at: datetime | None) -> int:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from storage.models import OutboxMessage
+from storage.sql import db_values, marks
 from storage.transactions import transaction
 
 UNFINISHED = ("pending", "sending")
@@ -43,6 +45,42 @@ async def enqueue(*, channel: str, user_id: str, payload: dict[str, Any], now: d
     except IntegrityError:
         return False
     return True
+
+
+class NewMessage(NamedTuple):
+    channel: str
+    user_id: str
+    payload: dict[str, Any]
+    dedupe_key: str | None = None
+
+
+_INSERTED = ("channel", "user_id", "payload", "status", "attempts", "next_try_at",
+             "created_at", "turn_id", "dedupe_key", "last_error")
+
+
+async def enqueue_many(messages: Sequence[NewMessage], now: datetime,
+                       turn_id: str | None = None) -> None:
+    """Queue a turn's messages, in order, in one statement; a message whose `dedupe_key` was
+    queued before is left out (the effect already exists)."""
+    if not messages:
+        return
+    db = connections.get("default")
+    is_postgres = db.capabilities.dialect == "postgres"
+    values: list[Any] = []
+    groups = []
+    for message in messages:
+        values.extend(db_values(OutboxMessage, _INSERTED, {
+            "channel": message.channel, "user_id": message.user_id,
+            "payload": message.payload, "status": "pending", "attempts": 0,
+            "next_try_at": now, "created_at": now, "turn_id": turn_id,
+            "dedupe_key": message.dedupe_key, "last_error": ""}))
+        groups.append("(" + ", ".join(_marks(len(_INSERTED), is_postgres,
+                                              len(values) - len(_INSERTED))) + ")")
+    # rows of one multi-row INSERT get their ids in the order listed (both databases), which is
+    # the order the user receives them in
+    await db.execute_query(
+        f"INSERT INTO {OutboxMessage._meta.db_table} ({', '.join(_INSERTED)}) VALUES "
+        f"{', '.join(groups)} ON CONFLICT (dedupe_key) DO NOTHING", values)
 
 
 async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit: int = 100,
@@ -97,8 +135,8 @@ async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit
     return list(await OutboxMessage.filter(id__in=[row["id"] for row in rows]).order_by("id"))
 
 
-def _marks(count: int, postgres: bool) -> list[str]:
-    return [f"${n + 1}" if postgres else "?" for n in range(count)]
+def _marks(count: int, postgres: bool, start: int = 0) -> list[str]:
+    return marks(count, postgres, start)
 
 
 async def renew(message_ids: Sequence[int], owner: str, now: datetime) -> int:
@@ -132,8 +170,20 @@ async def release_all(owner: str) -> None:
 
 
 async def mark_sent(message_id: int, now: datetime) -> None:
-    await OutboxMessage.filter(id=message_id).update(status="sent", sent_at=now, last_error="",
-                                                     claimed_by=None)
+    await mark_sent_many([message_id], now)
+
+
+async def mark_sent_many(message_ids: Sequence[int], now: datetime) -> None:
+    """Several messages delivered, in one statement."""
+    if not message_ids:
+        return
+    db = connections.get("default")
+    m = marks(len(message_ids) + 1, db.capabilities.dialect == "postgres")
+    await db.execute_query(
+        f"UPDATE {OutboxMessage._meta.db_table} SET status = 'sent', sent_at = {m[0]}, "
+        f"last_error = '', claimed_by = NULL WHERE id IN ({', '.join(m[1:])})",
+        [OutboxMessage._meta.fields_map["sent_at"].to_db_value(now, OutboxMessage),
+         *message_ids])
 
 
 async def mark_retry(message_id: int, *, error: str, next_try_at: datetime) -> None:
@@ -157,6 +207,21 @@ async def defer(message_id: int, *, next_try_at: datetime) -> None:
         f"attempts = attempts - 1, next_try_at = {marks[0]} WHERE id = {marks[1]}",
         [OutboxMessage._meta.fields_map["next_try_at"].to_db_value(next_try_at, OutboxMessage),
          message_id])
+
+
+async def sent_counts(recipients: Sequence[tuple[str, str]],
+                      since: datetime) -> dict[tuple[str, str], int]:
+    """Messages sent since `since`, per (channel, user) of `recipients`, in one statement
+    (those with none are left out)."""
+    if not recipients:
+        return {}
+    users = sorted({user for _, user in recipients})
+    rows = await OutboxMessage.filter(user_id__in=users, status="sent",
+                                      sent_at__gte=since).group_by(
+        "channel", "user_id").annotate(sent=Count("id")).values("channel", "user_id", "sent")
+    wanted = set(recipients)
+    return {(row["channel"], row["user_id"]): int(row["sent"]) for row in rows
+            if (row["channel"], row["user_id"]) in wanted}
 
 
 async def sent_since(channel: str, user_id: str, since: datetime) -> int:

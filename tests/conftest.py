@@ -184,3 +184,21 @@ async def client(settings: Settings, clock: FixedClock,
 @pytest.fixture
 def sim(client: TestClient, clock: FixedClock) -> Sim:
     return Sim(client, clock)
+
+
+#: the made-up 青岚师范学院's own directory, written from the README by an outsider, gaps and all
+QINGLAN = Path(__file__).parent / "data" / "qinglan_directory.toml"
+
+
+@pytest.fixture
+async def qinglan_sim(settings_factory: Callable[..., Settings], clock: FixedClock,
+                      database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Sim, Path]]:
+    """A running server on QINGLAN (a copy, to edit); its IT office head T2001 is the admin."""
+    live = tmp_path / "school.toml"
+    live.write_text(QINGLAN.read_text(encoding="utf-8"), encoding="utf-8")
+    await wipe_database(database_url)
+    app = create_app(settings_factory(directory={"file": str(live)},
+                                      admin={"users": ["T2001"]}), clock=clock,
+                     background=False)
+    async with TestClient(TestServer(app)) as client:
+        yield Sim(client, clock), live

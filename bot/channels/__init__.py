@@ -25,10 +25,11 @@ _extra: list[ChannelPlugin] = []
 def plugins() -> tuple[ChannelPlugin, ...]:
     # imported here, not at the top: the plugins import the config module, which reads the
     # sections from this registry
+    from bot.channels.dingtalk.setup import PLUGIN as DINGTALK
     from bot.channels.simulator import PLUGIN as SIMULATOR
     from bot.channels.wecom.setup import PLUGIN as WECOM
 
-    return (WECOM, *_extra, SIMULATOR)
+    return (WECOM, DINGTALK, *_extra, SIMULATOR)
 
 
 def plugin(name: str) -> ChannelPlugin | None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from bot import keys
 from bot.cli import main
-from tests.conftest import wipe_database
+from handlers import replies
+from storage import directory_store
+from tests.conftest import QINGLAN, Sim, wipe_database
 
 README_FILE = Path(__file__).parents[1] / "data" / "school_directory.toml"
 
@@ -48,8 +54,10 @@ def test_what_is_missing_is_named_and_fails_the_check(tmp_path: Path, database_u
     settings = config(tmp_path, database_url, str(school))
     assert main(["directory", "check", "--config", settings]) == 1
     out = capsys.readouterr().out
+    # the stand-in is named by the school's own department name, not the notice's
     assert ("没有人担任 IT运维（it_support）：IT报修、办公电脑登记、教育网邮箱申请 无法派单，"
-            "暂由信息与公共实验管理中心负责人处理") in out
+            "暂由信息化建设与管理中心负责人处理") in out
+    assert "【IT报修】（信息化建设与管理中心，" in out
     assert "审计处：未设置分管校领导，" in out
     assert f"{school}: users[" in out and "通讯录中没有用户 'ghost'" in out
     output = tmp_path / "通讯录检查.md"
@@ -67,3 +75,71 @@ def test_the_demo_directory_beside_wecom_is_refused(tmp_path: Path, database_url
     settings = config(tmp_path, database_url, "demo", wecom)
     assert main(["directory", "check", "--config", settings]) == 2
     assert "allow_demo = true" in capsys.readouterr().err
+
+
+DRAFT_STUDENT = '\n[[users]]\nid = "S20249999"\nname = "草稿同学"\ndepartment = "C01"\n' \
+                'roles = ["student"]\ncounselor = "T3004"\n'
+
+
+def run_cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`campusbot ...` as the IT office runs it, beside the running server."""
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True,
+                          text=True, env={**os.environ, "CAMPUSBOT_DATABASE__URL": database_url,
+                                          **env}, check=False)
+
+
+async def test_checking_a_draft_never_changes_the_live_directory(
+        qinglan_sim: tuple[Sim, Path], database_url: str, tmp_path: Path) -> None:
+    sim, live = qinglan_sim
+    jobs = sim.client.app[keys.JOBS]
+    before = await directory_store.load_snapshot()
+    draft = tmp_path / "draft.toml"
+    draft.write_text(live.read_text(encoding="utf-8").replace('head = "T3001"', 'head = "T3002"')
+                     + DRAFT_STUDENT, encoding="utf-8")
+    settings = tmp_path / "config.toml"
+    settings.write_text(f'[directory]\nfile = "{live}"\n', encoding="utf-8")
+    checked = run_cli(database_url, "directory", "check", "--file", str(draft),
+                      "--config", str(settings))
+    assert checked.returncode == 1, checked.stderr
+    assert "20 个部门、50 人" in checked.stdout                     # the draft was checked …
+    assert "文学与传媒学院 → 沈副院长" in checked.stdout
+    # … and so is a draft named the way README's overrides allow
+    overridden = run_cli(database_url, "directory", "check", "--config", str(settings),
+                         CAMPUSBOT_DIRECTORY__FILE=str(draft))
+    assert "20 个部门、50 人" in overridden.stdout
+    # another command run with the override does not put the draft in force either
+    assert run_cli(database_url, "delegate", "list", "--config", str(settings),
+                   CAMPUSBOT_DIRECTORY__FILE=str(draft)).returncode == 0
+    after = await directory_store.load_snapshot()
+    assert after.generation_value == before.generation_value
+    assert sorted(after.people_by_id) == sorted(before.people_by_id)
+    assert after.departments_by_id["C01"].head == "T3001"
+    # the running server, after its next look at the directory, routes as before
+    await jobs.watch_directory()
+    assert await sim.text("S20249999", "我要请假") == replies.NOT_IN_DIRECTORY
+    for answer in ("我想请2天事假", "明天", "家中有事需要回去处理", "否", "13800000000"):
+        await sim.say("T3003", answer)
+    assert "丁院长" in await sim.text("T3003", "确认")
+
+
+def test_every_problem_of_a_file_is_named_at_once(tmp_path: Path, database_url: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    school = tmp_path / "school.toml"
+    school.write_text(
+        QINGLAN.read_text(encoding="utf-8")
+        + '\n[[departments]]\nid = "Q15"\nname = "图书馆"\nkind = "library"\n'
+        + '\n[[departments]]\nid = "Q16"\nname = "档案馆"\nhead = "T2599"\n'   # nobody's there
+        + '\n[[users]]\nid = "S20240999"\nname = "错同学"\ndepartment = "Q99"\n'
+          'counselor = "T0000"\nroles = ["student", "teahcer", "dean"]\n', encoding="utf-8")
+    assert main(["directory", "check", "--config", config(tmp_path, database_url,
+                                                          str(school))]) == 2
+    out = capsys.readouterr().out
+    finds, file_problems = out.split("通讯录文件问题：")[0], out.split("通讯录文件问题：")[1]
+    assert "服务器不会采用" in out.splitlines()[0]
+    assert "departments[20].kind: 应为 college, office, affiliated, leadership 之一" in out
+    assert "档案馆：负责人 T2599 不在通讯录中" in finds                  # under 需要补充 too
+    for problem in ("departments[21].head: 通讯录中没有用户 'T2599'",
+                    "users[49].counselor: 通讯录中没有用户 'T0000'", "'Q99' 不在通讯录中",
+                    "角色“teahcer”（错同学）不是已知角色，也没有流程用到：是不是 教师（teacher）？",
+                    "角色“dean”（错同学）不是已知角色"):
+        assert problem in file_problems

@@ -14,6 +14,7 @@ from bot.clock import FixedClock
 from bot.sender import OutboxSender
 from storage import outbox
 from storage.models import OutboxMessage
+from tests.query_count import count_queries
 
 
 class FlakyChannel:
@@ -183,3 +184,17 @@ async def test_a_dead_letter_is_reported_once_and_can_be_sent_again(
     assert await outbox.retry_dead(dead[0].id, clock.now())
     await worker.deliver_due()
     assert channel.delivered == [("zhang_t", "通知")] and await outbox.dead_letters() == []
+
+
+async def test_many_users_deliveries_are_marked_sent_in_few_statements(
+        client: TestClient, clock: FixedClock) -> None:
+    channel = FlakyChannel()
+    users = [f"u{n}" for n in range(20)]
+    for user in users:
+        await queue(clock, user, f"给{user}的回复")
+    with count_queries() as counted:
+        await sender(channel, clock).deliver_due()
+    assert sorted(user for user, _ in channel.delivered) == sorted(users)
+    assert await OutboxMessage.filter(status="sent").count() == len(users)
+    marks = [sql for sql in counted.sql if sql.startswith("UPDATE") and "sent_at" in sql]
+    assert len(marks) < len(users) / 2, marks     # grouped, not one UPDATE per message

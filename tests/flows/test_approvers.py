@@ -3,9 +3,12 @@ the directory lacks someone."""
 
 from __future__ import annotations
 
+import pytest
+
 from flows.approvers import ApproverNotFound, resolve_approvers
 from flows.assignment import assign
 from flows.catalog import DEFAULT_CATALOG
+from flows.definition import Approver
 from flows.loader import parse_approver, read_flow_files
 from storage.directory import PersonInfo
 from storage.directory_file import parse_directory
@@ -77,15 +80,41 @@ async def test_what_is_missing_is_said_in_words() -> None:
     assert await gap_of("counselor") == "周老师没有登记辅导员"
 
 
-async def test_an_unresolvable_stage_goes_to_the_head_of_the_flows_unit() -> None:
+async def test_a_missing_school_leader_is_stood_in_for_by_a_school_leader() -> None:
     definitions = {d.id: d for d in read_flow_files(DEFAULT_CATALOG)[0]}
     directory = school()
     teacher = await directory.person("1002")
     budget = definitions["budget_audit"]                 # 审计处; 审计处 has no leader in charge
     leader_stage = next(s for s in budget.stages if s.approver.form == "leader_in_charge_of")
     assignment = await assign(budget, leader_stage, teacher, directory)
+    # not the head of 审计处 (a subordinate): the school's leadership, its head first
+    assert [p.id for p in assignment.people] == ["0001"] and assignment.via_fallback
+    assert assignment.standing_in() == "审计处：未设置分管校领导，暂由校领导处理"
+
+
+async def test_an_unresolvable_stage_goes_to_the_head_of_the_flows_unit() -> None:
+    definitions = {d.id: d for d in read_flow_files(DEFAULT_CATALOG)[0]}
+    directory = school()
+    budget = definitions["budget_audit"]                 # 审计处
+    clerk = budget.stage_by_id("clerk")
+    without_clerk = file_alone(parse_directory(
+        {**SCHOOL, "users": [u for u in SCHOOL["users"] if u["id"] != "3002"]}, "school.toml"))
+    assignment = await assign(budget, clerk, await directory.person("1002"), without_clerk)
     assert [p.id for p in assignment.people] == ["3001"] and assignment.via_fallback
-    assert assignment.standing_in() == "审计处：未设置分管校领导，暂由审计处负责人处理"
+    assert assignment.standing_in() == "没有人担任 审计员（audit_clerk），暂由审计处负责人处理"
+
+
+async def test_a_head_applying_to_his_own_unit_goes_up_and_is_not_called_missing() -> None:
+    definitions = {d.id: d for d in read_flow_files(DEFAULT_CATALOG)[0]}
+    directory = school()
+    budget = definitions["budget_audit"]                 # 审计处, whose head applies
+    head = await directory.person("3001")
+    for stage in (budget.stage_by_id("dept_head"), budget.stage_by_id("head")):
+        assignment = await assign(budget, stage, head, directory)
+        assert [p.id for p in assignment.people] == ["0001"] and assignment.via_fallback
+        assert assignment.gap is not None
+        assert assignment.gap.text() == "审计处：负责人是申请人本人，且未设置分管校领导"
+        assert "也找不到" not in assignment.standing_in()
 
 
 async def test_nobody_at_all_leaves_the_stage_waiting() -> None:
@@ -117,6 +146,21 @@ async def test_the_flows_own_fallback_comes_before_the_head_of_its_unit() -> Non
     # 新学院 has no head: the flow's fallback fails too, then the head of 保卫处 is tried
     headless = await assign(leave, college, await directory.person("5002"), directory)
     assert headless.nobody and [str(a) for a in headless.tried] == [
-        "department_head", "head_of:保卫处"]
+        "department_head", "head_of:保卫处", "leader_in_charge_of:保卫处"]
     assert headless.fallback_gap is not None
     assert headless.fallback_gap.text() == "通讯录中没有名为“保卫处”的部门"
+
+
+async def test_the_leadership_needs_a_head_for_its_members_and_a_leader_for_the_head() -> None:
+    """校领导: the head (校长) approves the other school leaders, its leader the 校长 — said in
+    words, never with the file's keys."""
+    assert await who("leader_in_charge", "0002") == ["0001"]       # 吴副校长 → 钱校长
+    assert await gap_of("leader_in_charge", "0001") == \
+        "校领导：未指定审批校长本人申请的校领导（通常是党委书记）"
+    headless = {**SCHOOL, "departments": [
+        {**d, "head": ""} if d["id"] == "xld" else d for d in SCHOOL["departments"]]}
+    directory = file_alone(parse_directory(headless, "school.toml"))
+    vice = await directory.person("0002")
+    assert vice is not None
+    with pytest.raises(ApproverNotFound, match=r"^校领导：未设置主要负责人（校长）$"):
+        await resolve_approvers(Approver("leader_in_charge"), vice, directory)

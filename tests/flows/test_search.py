@@ -85,6 +85,31 @@ def test_typos_and_partial_names(index: GuideIndex, question: str, expected: str
     assert answer_name(index, question) == expected
 
 
+@pytest.mark.parametrize(("question", "roles", "expected"), [
+    ("明天有事想请价", TEACHER, "教职工请销假审批"),      # 价 typed for 假 (both jia)
+    ("集团好怎么申请", TEACHER, "集团号申请"),
+    ("办讲坐要审批吗", TEACHER, "报告会、研讨会、讲座和论坛活动审批"),
+    ("修学申请怎么弄", STUDENT, "休学申请"),
+    ("招标上线值审核", TEACHER, "货物与服务招标上限值审核"),
+])
+def test_typos_of_the_same_sound(index: GuideIndex, question: str, roles: tuple[str, ...],
+                                 expected: str) -> None:
+    assert answer_name(index, question, roles) == expected
+
+
+def test_a_typo_of_the_same_sound_beats_one_of_another(index: GuideIndex) -> None:
+    # 付学 is one character away from both 复学 and 休学; it sounds like 复学 (fu)
+    answer = index.find("付学申请要什么材料", STUDENT)
+    assert answer.matches[0].definition.name == "复学申请"
+    assert answer.status == "confident"
+
+
+def test_a_catalog_word_is_not_taken_for_a_typo_of_the_same_sound(index: GuideIndex) -> None:
+    # 园长 sounds like 院长, but it is the word of the affiliated kindergarten's head
+    answer = index.find("附属幼儿园园长外出", ("cadre", "affiliated_head"))
+    assert answer.matches[0].definition.name == "附属单位主要负责人外出请销假"
+
+
 def test_a_word_of_its_own_is_not_taken_for_a_typo(index: GuideIndex) -> None:
     # 休学手续 is one edit away from 复学手续, but it is what it says
     assert answer_name(index, "休学手续", STUDENT) == "休学申请"
@@ -121,6 +146,28 @@ def test_the_same_words_pick_what_fits_the_asker(index: GuideIndex, roles: tuple
     assert answer_name(index, "我想请3天病假", roles) == expected
 
 
+def test_a_stated_title_picks_the_variant(index: GuideIndex) -> None:
+    # a department head's directory roles, but the question is about the kindergarten head
+    answer = index.find("我是附属幼儿园园长，下个月要去外地参加培训，请假流程是什么", DEPT_HEAD)
+    assert answer.matches[0].definition.name == "附属单位主要负责人外出请销假"
+    assert answer_name(index, "我是副校长 下周出差要报备吗", TEACHER) == "校领导个人外出请销假"
+
+
+def test_a_process_not_open_to_the_asker_gives_way_to_theirs(index: GuideIndex) -> None:
+    # 外地 is a word of the cadres' variant only; a school leader's trip is still theirs
+    answer = index.find("我要去省里开两天会 需要报备吗", SCHOOL_LEADER)
+    assert answer.status in ("confident", "likely")
+    assert answer.matches[0].definition.name == "校领导个人外出请销假"
+
+
+@pytest.mark.parametrize("question", [
+    "书记院长副院长都要去外地开会 离校三天 咋报", "处里几个领导要同时出差 请假怎么弄",
+])
+def test_several_leaders_together_are_the_group_outing(index: GuideIndex, question: str) -> None:
+    answer = index.find(question, DEPT_HEAD)
+    assert answer.matches[0].definition.name == "领导干部集体外出请销假"
+
+
 def test_words_naming_someone_else_beat_the_askers_role(index: GuideIndex) -> None:
     assert answer_name(index, "学生请假在哪里办", TEACHER) == "学生请假审批"
     assert answer_name(index, "老师请假怎么弄", DEPT_HEAD) == "教职工请销假审批"
@@ -154,6 +201,50 @@ def test_everyday_words_read_as_the_catalogs(index: GuideIndex, question: str,
     answer = index.find(question, roles)
     assert answer.status != "unknown"
     assert answer.matches[0].definition.name == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("单位网页内容改一下", "网站修改申请"),         # words the segmenter runs together
+    ("大文件怎么传给同事", "网盘"),
+    ("私家车进校园要等记吗", "教职员工机动车辆登记申请"),
+])
+def test_character_pairs_second_a_weak_candidate(index: GuideIndex, question: str,
+                                                 expected: str) -> None:
+    answer = index.find(question, TEACHER)
+    assert answer.status == "likely"
+    assert answer.matches[0].definition.name == expected
+
+
+def test_counts_and_the_asking_unit_are_no_topic(index: GuideIndex) -> None:
+    # 几条 between the act and its object; 研究所 says who asks, not what about
+    answer = index.find("毕业季想在路边挂几条横幅", TEACHER)
+    assert answer.status != "unknown"
+    assert answer.matches[0].definition.name == "宣传阵地审批"
+    answer = index.find("研究所想申请个微信公众号", TEACHER)
+    assert answer.status != "unknown"
+    assert answer.matches[0].definition.name == "新媒体公共账号备案"
+
+
+@pytest.mark.parametrize("question", ["校医院几点上班", "宿舍热水什么时候供应", "学校几点门禁",
+                                      "校园网怎么充值", "一卡通充值在哪里"])
+def test_a_time_to_look_up_or_a_payment_is_no_process_to_guess(index: GuideIndex,
+                                                               question: str) -> None:
+    assert index.find(question, TEACHER).status == "unknown"
+
+
+def test_a_time_question_about_a_named_process_is_answered(index: GuideIndex) -> None:
+    assert answer_name(index, "休学申请什么时候交", STUDENT) == "休学申请"
+
+
+def test_telling_the_school_is_reporting(index: GuideIndex) -> None:
+    answer = index.find("我今天发烧了 要报给学校吗", TEACHER)
+    assert answer.status != "unknown"
+    assert answer.matches[0].definition.name == "疫情异常状态上报"
+
+
+@pytest.mark.parametrize("question", ["去南校区的校车几点发车", "这个月工资啥时候发"])
+def test_a_place_or_a_single_pair_seconds_nothing(index: GuideIndex, question: str) -> None:
+    assert index.find(question, TEACHER).status == "unknown"
 
 
 def test_a_lone_candidate_is_offered_alone_never_as_a_list(index: GuideIndex) -> None:

@@ -3,6 +3,8 @@ the honest "don't know", the asker's role, and applying straight from a sentence
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from flows.catalog import DEFAULT_CATALOG
@@ -171,3 +173,24 @@ async def test_every_kind_of_process_is_answered_by_its_exact_name(sim: Sim, use
     reply = await sim.text(user, question)
     assert reply.startswith(f"【{process}】")
     assert flow(process).contact.phone in await sim.text(user, "联系方式")
+
+
+async def test_the_schools_own_unit_names_are_shown_and_found(
+        qinglan_sim: tuple[Sim, Path]) -> None:
+    """青岚 calls the notice's 人事处 人事部, its 科研处 科学研究处, its 资产管理处
+    国有资产管理处 (the notice's names are aliases): users read and type the school's names."""
+    sim, _ = qinglan_sim
+    teacher, student = "T3003", "S20240101"
+    units = await sim.text(teacher, "我要办理")
+    assert "人事部" in units and "科学研究处" in units and "国有资产管理处" in units
+    assert ". 人事处\n" not in units and ". 科研处\n" not in units
+    assert "人事部的办事事项" in await sim.text(teacher, "人事部")   # picked by its own name
+    guide = await sim.text(student, "教职工请销假审批怎么办理")
+    assert "负责：人事部" in guide and "如有疑问请联系人事部。" in guide
+    assert "负责单位：人事部" in await sim.text(student, "联系方式")
+    asked = await sim.text(teacher, "人事部的电话多少")
+    assert asked.startswith("人事部的办事事项") and "教职工请销假审批" in asked
+    assert "联系方式" in asked
+    number = next(line.split(".")[0] for line in asked.splitlines()
+                  if line.endswith(". 教职工请销假审批") or ". 教职工请销假审批" in line)
+    assert "【教职工请销假审批】" in await sim.text(teacher, number)

@@ -4,7 +4,6 @@
     messages.py        callback XML → WecomMessage → Incoming, with the de-duplication key
     callback.py        GET/POST /wecom/callback: verify, decrypt, parse, store, answer at once
                        (storing and the turns after the answer: bot/intake.py, every channel)
-    tokens.py          the access token, cached in the database and shared by replicas
     client.py          asyncio API client (aiohttp): one token refresh and retry, no blocking
     errors.py          WeCom error codes: which are retried, which are final
     cards.py           approval cards as template_card button_interaction within WeCom's limits

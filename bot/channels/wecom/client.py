@@ -15,19 +15,26 @@ from typing import Any
 
 import aiohttp
 
+from bot.channels.tokens import TokenStore
 from bot.channels.wecom.errors import (
+    BUSY_ERRORS,
     TOKEN_ERRORS,
     WecomApiError,
     WecomTransportError,
     redact,
 )
 from bot.channels.wecom.settings import WecomSettings
-from bot.channels.wecom.tokens import TokenStore
 from bot.clock import Clock
 
 log = logging.getLogger("campusbot.wecom")
 
 DEFAULT_TIMEOUT = 10.0
+
+
+def _busy(exc: Exception) -> bool:
+    """A gettoken failure worth trying again at once: no answer, or WeCom busy."""
+    return isinstance(exc, WecomTransportError) or (
+        isinstance(exc, WecomApiError) and exc.errcode in BUSY_ERRORS)
 
 
 def dumps(body: dict[str, Any]) -> bytes:
@@ -43,7 +50,7 @@ class WecomClient:
         self._secret = settings.secret
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.tokens = TokenStore(f"wecom:{settings.corp_id}:{settings.agent_id}",
-                                 self._fetch_token, clock)
+                                 self._fetch_token, clock, busy=_busy, label="WeCom")
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:

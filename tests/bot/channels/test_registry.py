@@ -38,7 +38,11 @@ def test_every_channel_section_is_read_from_the_environment(chat: ChatPlugin) ->
             expected[spec.name] = value
         environ.update({"CAMPUSBOT_WECOM__ENCODING_AES_KEY": "k" * 43,
                         "CAMPUSBOT_CHAT__TOKEN": "t"})
+        valid_dingtalk = {"mode": "http", "api_base": "http://127.0.0.1:9",
+                          "oapi_base": "http://127.0.0.1:10"}
+        environ.update({f"CAMPUSBOT_DINGTALK__{k.upper()}": v for k, v in valid_dingtalk.items()})
         expected.update({"encoding_aes_key": "k" * 43} if plugin.name == "wecom" else {})
+        expected.update(valid_dingtalk if plugin.name == "dingtalk" else {})
         expected.update({"token": "t"} if plugin.name == "chat" else {})
         section = build_settings({}, environ).section(plugin.section)
         assert dataclasses.asdict(section) == expected, plugin.name

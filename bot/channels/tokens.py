@@ -1,13 +1,14 @@
-"""The app's access token, cached in the database so every replica uses the same one.
+"""A platform's access token, cached in the database so every replica uses the same one
+(WeCom's gettoken, DingTalk's oauth2/accessToken).
 
     fresh in memory  → use it
     fresh in the DB  → use it (another replica fetched it)
-    otherwise        → take a short lease row, fetch from gettoken, store; a replica that
+    otherwise        → take a short lease row, fetch from the platform, store; a replica that
                        finds the lease taken waits briefly for the new token instead of
-                       calling gettoken too (WeCom rate-limits gettoken)
+                       fetching too (the platforms rate-limit their token endpoints)
 
-A token is refreshed `refresh_ahead` before it expires, and `invalidate` drops a token WeCom
-rejected (40014/42001) so the next `get` fetches a new one.
+A token is refreshed `refresh_ahead` before it expires, and `invalidate` drops a token
+the platform rejected so the next `get` fetches a new one.
 """
 
 from __future__ import annotations
@@ -20,19 +21,25 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from bot.channels.wecom.errors import BUSY_ERRORS, WecomApiError, WecomTransportError
 from bot.clock import Clock
 from storage.models import ApiToken
 
-log = logging.getLogger("campusbot.wecom")
+log = logging.getLogger("campusbot.tokens")
 
 EXPIRED = datetime(2000, 1, 1, tzinfo=UTC)
 FETCH_RETRY_PAUSES = (0.1, 0.3)
 Fetch = Callable[[], Awaitable[tuple[str, int]]]
+#: is this failure of the fetch one that passes by itself (busy, unreachable)?
+Busy = Callable[[Exception], bool]
+
+
+def _never(_: Exception) -> bool:
+    return False
 
 
 class TokenStore:
-    def __init__(self, key: str, fetch: Fetch, clock: Clock, *,
+    def __init__(self, key: str, fetch: Fetch, clock: Clock, *, busy: Busy = _never,
+                 label: str = "access",
                  refresh_ahead: timedelta = timedelta(minutes=5),
                  lease: timedelta = timedelta(seconds=15),
                  wait_step: float = 0.05, wait_steps: int = 40) -> None:
@@ -40,6 +47,8 @@ class TokenStore:
         self._lease_key = f"{key}:refreshing"
         self._owner = uuid.uuid4().hex
         self._fetch = fetch
+        self._busy = busy
+        self.label = label
         self.clock = clock
         self.refresh_ahead = refresh_ahead
         self.lease = lease
@@ -72,7 +81,8 @@ class TokenStore:
                 await self._release_lease()
 
     async def invalidate(self, token: str) -> None:
-        """WeCom rejected `token`: forget it here and in the database (unless already replaced)."""
+        """The platform rejected `token`: forget it here and in the database (unless already
+        replaced)."""
         if self._token == token:
             self._token, self._expires_at = None, EXPIRED
         await ApiToken.filter(key=self.key, token=token).update(expires_at=EXPIRED)
@@ -91,7 +101,7 @@ class TokenStore:
         await ApiToken.update_or_create(key=self.key, defaults={
             "token": token, "expires_at": expires_at, "updated_at": now})
         self._token, self._expires_at = token, expires_at
-        log.info("WeCom access token refreshed, valid for %d s", expires_in)
+        log.info("%s token refreshed, valid for %d s", self.label, expires_in)
         return token
 
     async def _fetch_with_retries(self) -> tuple[str, int]:
@@ -100,11 +110,11 @@ class TokenStore:
         for pause in (*FETCH_RETRY_PAUSES, None):
             try:
                 return await self._fetch()
-            except (WecomTransportError, WecomApiError) as exc:
-                busy = isinstance(exc, WecomTransportError) or exc.errcode in BUSY_ERRORS
-                if pause is None or not busy:
+            except Exception as exc:
+                if pause is None or not self._busy(exc):
                     raise
-                log.info("gettoken failed (%s), trying again in %.1f s", exc, pause)
+                log.info("%s token fetch failed (%s), trying again in %.1f s", self.label, exc,
+                         pause)
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 

@@ -1,0 +1,97 @@
+"""Counting what a piece of code asks the database: every statement and every transaction
+command (BEGIN, COMMIT, savepoints) sent through Tortoise's clients, SQLite and PostgreSQL.
+
+    with count_queries() as counted:
+        await dispatcher.process(accepted)
+    counted.statements      # SELECT / INSERT / UPDATE / DELETE …
+    counted.transaction     # BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE
+    counted.sql             # the statements' text, in order (transaction commands as <begin>…)
+
+Used by the tests (the per-turn query budget) and benchmarks/turn.py; the product never
+imports it. It wraps the client classes' methods while the block runs, so it counts the
+statements of every task of the process, not only the caller's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
+
+STATEMENT_METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
+                     "execute_script")
+TRANSACTION_METHODS = ("begin", "commit", "rollback", "savepoint", "release_savepoint",
+                       "savepoint_rollback")
+
+
+@dataclass
+class Counted:
+    statements: int = 0
+    transaction: int = 0
+    sql: list[str] = field(default_factory=list)
+
+    @property
+    def round_trips(self) -> int:
+        return self.statements + self.transaction
+
+    def reset(self) -> None:
+        self.statements = self.transaction = 0
+        self.sql.clear()
+
+
+def _client_classes() -> list[type]:
+    classes: list[type] = [SqliteClient, SqliteTransactionWrapper]
+    try:
+        from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+    except ImportError:  # asyncpg not installed
+        return classes
+    return [*classes, AsyncpgDBClient, TransactionWrapper]
+
+
+_active: list[Counted] = []
+#: inside a counted call of this task: a method calling another (inherited) one counts once
+_inside: contextvars.ContextVar[bool] = contextvars.ContextVar("inside", default=False)
+
+
+def _wrap(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _inside.get():
+            for counted in _active:
+                if kind == "statement":
+                    counted.statements += 1
+                    counted.sql.append(str(args[0]) if args else "")
+                else:
+                    counted.transaction += 1
+                    counted.sql.append(f"<{method.__name__}>")
+        token = _inside.set(True)
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            _inside.reset(token)
+    return counting
+
+
+@contextlib.contextmanager
+def count_queries() -> Iterator[Counted]:
+    counted = Counted()
+    patched: list[tuple[type, str, Any]] = []
+    if not _active:
+        for cls in _client_classes():
+            for name, kind in ([(n, "statement") for n in STATEMENT_METHODS]
+                               + [(n, "transaction") for n in TRANSACTION_METHODS]):
+                if name in cls.__dict__:
+                    patched.append((cls, name, cls.__dict__[name]))
+                    setattr(cls, name, _wrap(cls.__dict__[name], kind))
+    _active.append(counted)
+    try:
+        yield counted
+    finally:
+        _active.remove(counted)
+        for cls, name, original in patched:
+            setattr(cls, name, original)

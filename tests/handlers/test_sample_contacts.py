@@ -14,10 +14,27 @@ from bot.config import Settings
 from flows.catalog import DEFAULT_CATALOG
 from flows.loader import read_flow_files
 from tests.conftest import Sim, wipe_database
+from tests.flows.walker import fill_in
 
 TEACHER = "zhang_t"
-OUTSIDER_DIRECTORY = Path(__file__).parents[1] / "data" / "outsider3_directory.toml"
-AUDIT_HEAD = "T2201"        # 董处长: 审计处 has a head but no 分管校领导 in that directory
+SMALL_SCHOOL = """
+[[departments]]
+id = "lit"
+name = "文学院"
+kind = "college"
+head = "d1"
+
+[[users]]
+id = "d1"
+name = "李院长"
+department = "lit"
+
+[[users]]
+id = "t1"
+name = "张老师"
+department = "lit"
+roles = ["teacher"]
+"""
 SCHOOL = """
 ["教职工请销假审批".contact]
 section = "劳资科"
@@ -53,21 +70,20 @@ async def test_the_schools_own_contact_is_not_marked(
 
 
 async def test_an_applicant_waiting_for_an_approver_is_not_given_a_sample_phone(
-        settings_factory: Callable[..., Settings], clock: FixedClock,
-        database_url: str) -> None:
+        settings_factory: Callable[..., Settings], clock: FixedClock, database_url: str,
+        tmp_path: Path) -> None:
+    # a school without 后勤基建处 and its repair staff: nobody at all can take a repair
+    directory = tmp_path / "directory.toml"
+    directory.write_text(SMALL_SCHOOL, encoding="utf-8")
     await wipe_database(database_url)
-    settings = settings_factory(directory={"file": str(OUTSIDER_DIRECTORY)})
+    settings = settings_factory(directory={"file": str(directory)})
     app = create_app(settings, clock=clock, background=False)
+    repair = {d.name: d for d in read_flow_files(DEFAULT_CATALOG)[0]}["后勤报修流程"]
+    assert repair.contact.sample
     async with TestClient(TestServer(app)) as client:
         sim = Sim(client, clock)
-        for answer in ("办理 工程预算审核申请", "图书馆屋面防水维修工程", "维修改造工程", "85万",
-                       "学校自有资金"):
-            await sim.say(AUDIT_HEAD, answer)
-        await client.post("/sim/api/messages",
-                          json={"user": AUDIT_HEAD, "file": {"name": "预算.zip"}})
-        for answer in ("董处长", "13800000000"):
-            await sim.say(AUDIT_HEAD, answer)
-        submitted = await sim.text(AUDIT_HEAD, "确认")
-        assert "已提交《工程预算审核申请》" in submitted
-        assert "请联系审计处" in submitted
-        assert "0000-0000000" not in submitted and "示例" not in submitted
+        await fill_in(sim, repair, "t1")
+        submitted = await sim.text("t1", "确认")
+    assert "已提交《后勤报修流程》" in submitted and "暂时找不到办理人" in submitted
+    assert "请联系后勤基建处" in submitted
+    assert repair.contact.phone not in submitted and "示例" not in submitted

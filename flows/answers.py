@@ -23,7 +23,8 @@ from flows.dates import (
 from flows.definition import Field
 from flows.numerals import parse_number, quantity_text
 
-SKIP_WORDS = {"无", "没有", "跳过", "不填", "略", "暂无"}
+SKIP_WORDS = {"无", "没有", "跳过", "不填", "略", "暂无", "否", "没", "不用", "不需要", "无需",
+              "暂时没有", "还没有"}
 #: yes and no as people answer a yes/no question; anything else (无, 不知道) is asked again
 _YES = {"是", "是的", "对", "对的", "有", "要", "需要", "好", "好的", "行", "可以", "嗯", "嗯嗯",
         "确定", "同意", "会", "yes", "y", "ok"}
@@ -36,6 +37,9 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 _PLATE = re.compile(rf"[{_PROVINCES}][A-HJ-NP-Z](?:[A-HJ-NP-Z0-9]{{5}}|[DF][A-HJ-NP-Z0-9]{{5}}|"
                     r"[A-HJ-NP-Z0-9]{5}[DF]|[A-HJ-NP-Z0-9]{4}[挂学警])")
 _URL = re.compile(r"https?://\S+")
+#: a free-text question asking where (外出地点, 活动地址): the answer names a place
+_PLACE_LABELS = ("地点", "地址", "目的地", "去向", "场所")
+_NO_WORDS = re.compile(r"[^\u4e00-\u9fffA-Za-z]*")
 _NUMBER_WITH_UNIT = re.compile(
     r"^(?:约|大约|大概|共|合计|总共|￥|¥)?\s*([\d.]+|[零〇一二两三四五六七八九十百千万亿半.]+)\s*(万|千)?\s*"
     r"(?:元|天|日|个|人|次|小时|台|辆|间|套|件|份|位|名|分|周|月|年)?\s*$"
@@ -74,7 +78,7 @@ def expectation(field: Field) -> str:
         case "date":
             what = "请输入日期（如 12月7日、2026-12-07、明天、下周一）"
         case "date_range":
-            what = "请输入起止日期（如 12月7日至12月9日、明天到后天）"
+            what = "请输入起止日期（如 12月7日至12月9日、明天到后天、下周二开始4天）"
         case "datetime_range":
             what = "请输入起止时间（如 11月20日 14:00-16:00、昨天8点到10点）"
         case "choice":
@@ -92,7 +96,7 @@ def expectation(field: Field) -> str:
         case "plate":
             what = "请输入车牌号：省份简称+字母+5 位字母数字（新能源车 6 位）"
         case "attachment":
-            what = "请发送文件或图片，也可以发送文件链接"
+            what = "请上传文件或图片，也可以发送文件链接"
         case _:
             what = field.pattern_hint or "请输入文字"
     return f"{what}，{example}" if example else what
@@ -134,6 +138,9 @@ def _text(field: Field, text: str, today: date) -> str:
     if len(text) > field.max_length:
         raise AnswerError(f"{field.label}最多 {field.max_length} 个字，"
                           f"当前 {len(text)} 个字，请精简。")
+    if field.label.endswith(_PLACE_LABELS) and _NO_WORDS.fullmatch(text):
+        raise AnswerError(f"{field.label}请写地名，不要只写号码或数字。"
+                          f"{('例如：' + field.example) if field.example else ''}")
     if field.pattern and not re.fullmatch(field.pattern, text):
         raise AnswerError(f"{field.label}格式不对：{field.pattern_hint}"
                           f"{('，例如：' + field.example) if field.example else ''}")
@@ -264,7 +271,8 @@ def _attachment(field: Field, text: str, attachment: Attachment | None) -> dict[
     if match := _URL.search(text):
         return {"name": text.replace(match.group(0), "").strip() or "链接", "media_id": "",
                 "url": match.group(0)}
-    raise AnswerError(f"{field.label}需要上传材料。{expectation(field)}")
+    skip = "；没有请回复“无”" if not field.required else ""
+    raise AnswerError(f"还没有收到{field.label}。{expectation(field)}{skip}。")
 
 
 _PARSERS = {

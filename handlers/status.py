@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flows.answers import display_value
-from flows.cards import is_sensitive
+from flows.cards import is_sensitive, leave_range
+from flows.definition import FlowDefinition
 from flows.engine import FlowEngine
 from flows.reminders import when_text
 from flows.texts import answered_fields, status_label
@@ -41,9 +42,7 @@ async def my_applications(turn: Turn, engine: FlowEngine, conversation: Conversa
     for application in rows:
         definition = engine.catalog.known_definition(application)
         name = definition.name if definition else application.flow_id
-        label = status_label(definition, application.status, application.state)
-        if application.status == "returned":
-            label = "已退回修改"
+        label = _label(turn, definition, application)
         waiting = ""
         if application.status == "pending":
             names = "、".join(await engine.approvals.waiting_names(application))
@@ -108,6 +107,15 @@ async def more(turn: Turn, engine: FlowEngine, conversation: Conversation) -> st
 
 # ---- 查看 N ------------------------------------------------------------------------------------
 
+def _label(turn: Turn, definition: FlowDefinition | None, application: Application) -> str:
+    """The status as the applicant reads it; a leave approved but not begun is not 待销假."""
+    if application.status == "returned":
+        return "已退回修改"
+    leave = leave_range(definition, application.form) if definition is not None else None
+    begun = leave is None or turn.today >= leave[0]
+    return status_label(definition, application.status, application.state, begun=begun)
+
+
 async def view(turn: Turn, engine: FlowEngine, number: int) -> str:
     application = await store.get_application(number)
     if application is None or application.submitted_at is None:
@@ -121,9 +129,7 @@ async def view(turn: Turn, engine: FlowEngine, number: int) -> str:
     definition = engine.catalog.get(application.flow_id)
     name = definition.name if definition else application.flow_id
     applicant = await engine.runtime.name(application.applicant_id)
-    label = status_label(definition, application.status, application.state)
-    if application.status == "returned":
-        label = "已退回修改"
+    label = _label(turn, definition, application)
     lines = [f"#{application.id} {applicant}的《{name}》· {label}"]
     if definition is not None:
         session = await engine.runtime.session_for(application, definition)

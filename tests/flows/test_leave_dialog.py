@@ -111,6 +111,8 @@ async def test_approval_tells_the_teacher(sim: Sim) -> None:
     assert any(r["type"] == "card_update" and "已同意" in r["status"] for r in replies)
     told = [m["text"] for m in await sim.inbox(TEACHER) if m["type"] == "text"]
     assert any("李院长已同意" in t for t in told)
+    assert "已同意（未开始）" in await sim.text(TEACHER, "我的申请")     # it starts tomorrow
+    sim.advance(days=1)
     assert "待销假" in await sim.text(TEACHER, "我的申请")
 
 
@@ -147,7 +149,7 @@ async def test_more_than_seven_days_also_go_to_the_leader_in_charge(sim: Sim) ->
     for approver in (HEAD, HR_HEAD, LEADER):
         card = await sim.card_for(approver)
         await sim.tap(approver, card["card_key"], "approve")
-    assert "待销假" in await sim.text(TEACHER, "我的申请")
+    assert "已同意（未开始）" in await sim.text(TEACHER, "我的申请")     # it starts tomorrow
 
 
 async def test_pending_lists_what_waits_for_the_approver(sim: Sim) -> None:

@@ -147,8 +147,30 @@ def _text(field: Field, text: str, today: date) -> str:
     return text
 
 
+#: units of time, each as (kind, how many of the kind's base unit): days or months
+_TIME_UNITS = {"天": ("day", 1), "日": ("day", 1), "周": ("day", 7), "星期": ("day", 7),
+               "礼拜": ("day", 7), "个星期": ("day", 7), "个礼拜": ("day", 7),
+               "个月": ("month", 1), "月": ("month", 1), "年": ("month", 12)}
+_TIME_SUFFIX = re.compile("(" + "|".join(sorted(_TIME_UNITS, key=len, reverse=True)) + ")$")
+
+
+def _in_field_unit(field: Field, cleaned: str) -> tuple[str, int]:
+    """A time given in another unit of the field's kind (一周 for 天, 一年 for 个月): the number
+    part and the factor to the field's unit. A unit of another kind is asked again: 半个月 is
+    not a whole number of days, and guessing would route the request wrongly."""
+    wanted = _TIME_UNITS.get(field.unit)
+    given = _TIME_SUFFIX.search(cleaned)
+    if wanted is None or given is None or given.group(1) == field.unit:
+        return cleaned, 1
+    kind, size = _TIME_UNITS[given.group(1)]
+    if kind != wanted[0] or size % wanted[1]:
+        raise AnswerError(f"请按“{field.unit}”填写{field.label}。{expectation(field)}")
+    return cleaned[: given.start()], size // wanted[1]
+
+
 def _number(field: Field, text: str, today: date) -> float | int:
     cleaned = text.replace(",", "").replace("，", "").replace(" ", "")
+    cleaned, factor = _in_field_unit(field, cleaned)
     if field.unit and cleaned.endswith(f"{field.unit}半"):  # 两天半 = 2.5 天
         cleaned = cleaned[: -len(field.unit) - 1] + "半"
     if field.unit and cleaned.endswith(field.unit):
@@ -162,6 +184,7 @@ def _number(field: Field, text: str, today: date) -> float | int:
             value *= 10_000
         elif match.group(2) == "千":
             value *= 1000
+        value *= factor
     except ValueError as exc:
         raise AnswerError(f"没看懂这个数字。{expectation(field)}") from exc
     if field.integer and not float(value).is_integer():

@@ -73,6 +73,10 @@ async def _ask_return(engine: FlowEngine, turn: Turn, conversation: Conversation
     turn.reply("\n".join(lines))
 
 
+#: an approver asked for the reason often types the command again in front of it (驳回 13 …)
+_REPEATED_REJECT = re.compile(r"^(?:驳回|不同意|拒绝)\s*#?\d*\s*[:：,，、]?")
+
+
 async def on_pending(engine: FlowEngine, turn: Turn, conversation: Conversation,
                      text: str) -> bool:
     """Answer a question the bot asked (reason, target, answers to fix, which application);
@@ -91,6 +95,7 @@ async def on_pending(engine: FlowEngine, turn: Turn, conversation: Conversation,
     card_key = pending["card_key"]
     try:
         if kind == "reject_reason":
+            words = _REPEATED_REJECT.sub("", words, count=1).strip()
             if len(words) < 2:
                 turn.reply("驳回理由至少 2 个字，请说明原因，申请人会看到：")
                 return True

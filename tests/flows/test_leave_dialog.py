@@ -129,6 +129,18 @@ async def test_rejection_asks_for_a_reason_and_passes_it_on(sim: Sim) -> None:
     assert "已驳回" in await sim.text(TEACHER, "我的申请")
 
 
+async def test_a_reason_typed_with_the_command_again_is_passed_on_without_it(sim: Sim) -> None:
+    await fill_leave(sim, "2")
+    await sim.say(TEACHER, "确认")
+    card = await sim.card_for(HEAD)
+    await sim.tap(HEAD, card["card_key"], "reject")
+    number = card["application_id"]
+    assert "已驳回" in await sim.text(HEAD, f"驳回 {number} 请先去校医院开具诊断证明")
+    told = "\n".join(m["text"] for m in await sim.inbox(TEACHER) if m["type"] == "text")
+    assert "理由：请先去校医院开具诊断证明" in told
+    assert "驳回 " not in told.split("理由：")[1]
+
+
 async def test_five_days_go_to_hr_after_the_department_head(sim: Sim) -> None:
     await fill_leave(sim, "5")
     await sim.say(TEACHER, "确认")

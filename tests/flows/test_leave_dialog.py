@@ -141,6 +141,22 @@ async def test_a_reason_typed_with_the_command_again_is_passed_on_without_it(sim
     assert "驳回 " not in told.split("理由：")[1]
 
 
+async def test_a_bare_agree_acts_on_the_one_waiting_card_and_asks_which_of_several(
+        sim: Sim) -> None:
+    assert "没有待您处理" in await sim.text(HEAD, "同意")
+    await fill_leave(sim, "2")
+    await sim.say(TEACHER, "确认")
+    await sim.card_for(HEAD)
+    assert "已同意" in await sim.text(HEAD, "同意")
+    told = "\n".join(m["text"] for m in await sim.inbox(TEACHER) if m["type"] == "text")
+    assert "已同意" in told
+    for _ in range(2):
+        await fill_leave(sim, "2", start="后天")
+        await sim.say(TEACHER, "确认")
+    which = await sim.text(HEAD, "同意")
+    assert "2 项" in which and "同意 编号" in which
+
+
 async def test_five_days_go_to_hr_after_the_department_head(sim: Sim) -> None:
     await fill_leave(sim, "5")
     await sim.say(TEACHER, "确认")

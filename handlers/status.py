@@ -28,6 +28,15 @@ ACTION_LABELS = {
     "auto_approve": "自动通过（已在前一环节同意）", "delegated": "由代理人审批",
     "followup_done": "完成", "outdated": "流程更新，已关闭",
 }
+async def _assignment_words(engine: FlowEngine, action: str, detail: dict[str, Any]) -> str:
+    """A stage the directory could not give its approver: the gap and who stands in."""
+    gap = detail.get("gap", "通讯录缺少办理人")
+    if action == "assign_waiting":
+        return f"{gap}，等待通讯录补充后派单"
+    names = "、".join([await engine.runtime.name(u) for u in detail.get("fallback", [])])
+    return f"{gap}，暂由{names}代为处理" if names else gap
+
+
 CHANNEL_LABELS = {"sim": "模拟器", "wecom": "企业微信", "dingtalk": "钉钉", "system": "系统"}
 
 
@@ -166,6 +175,8 @@ async def _timeline_line(turn: Turn, engine: FlowEngine, entry: AuditEntry,
             stage = ""
     if action == "decision":
         what = {"approved": "同意", "rejected": "驳回"}.get(detail.get("outcome", ""), "处理")
+    elif action.startswith("assign_"):
+        what = await _assignment_words(engine, action, detail)
     elif action == "followup_done":
         what = "完成销假" if definition and any(
             f.kind == "report_back" for f in definition.followups) else "完成评价"

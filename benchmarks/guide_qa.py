@@ -53,7 +53,8 @@ SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
         "phone_check": DATA / "guide_phone_check.tsv",
         "holdout3": DATA / "guide_holdout3.tsv", "phone3": DATA / "guide_phone3.tsv",
         "tuning": DATA / "guide_tuning.tsv", "probe": DATA / "guide_probe.tsv",
-        "oos_check": DATA / "guide_oos_check.tsv", "fresh": DATA / "guide_fresh.tsv"}
+        "oos_check": DATA / "guide_oos_check.tsv", "fresh": DATA / "guide_fresh.tsv",
+        "holdout5": DATA / "guide_holdout5.tsv"}
 DOCS = ROOT / "docs" / "benchmarks.md"
 HISTORY = DATA / "guide_qa_history.md"      # the first runs of the held-out sets, kept as they were
 SECTION = "## Guide QA"

@@ -263,7 +263,23 @@ def _yesno(field: Field, text: str, today: date) -> bool:
         return True
     if cleaned in _NO:
         return False
+    echoed = _echoed(field.label, cleaned)
+    if echoed is not None:
+        return echoed
     raise AnswerError(f"没看懂。{field.label}：请回复“是”或“否”。")
+
+
+def _echoed(label: str, answer: str) -> bool | None:
+    """The question's own words as the answer: 是否离开本市 → 离开 / 要离开 (yes), 不离开 /
+    没离开本市 (no). None when the answer does not echo the question."""
+    if not label.startswith("是否"):
+        return None
+    asked = label[2:]
+    negated = answer[:1] in ("不", "没")
+    core = answer[1:] if negated else answer.removeprefix("要").removeprefix("会")
+    if len(core) >= 2 and asked.startswith(core):
+        return not negated
+    return None
 
 
 def _phone(field: Field, text: str, today: date) -> str:

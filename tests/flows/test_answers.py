@@ -83,6 +83,15 @@ def test_an_uploaded_file_answers_an_attachment_question() -> None:
     assert value == {"name": "诊断证明.jpg", "media_id": "m1", "url": ""}
 
 
+@pytest.mark.parametrize(("label", "text", "value"), [
+    ("是否离开本市", "不离开", False), ("是否离开本市", "不离开本市", False),
+    ("是否离开本市", "要离开", True), ("是否离开本市", "离开", True),
+    ("是否出境", "不出境", False), ("是否出境", "没出境", False), ("是否出境", "出境", True),
+])
+def test_the_question_echoed_is_an_answer(label: str, text: str, value: bool) -> None:
+    assert parse_answer(field(type="yesno", label=label), text, TODAY) is value
+
+
 @pytest.mark.parametrize(("text", "value"), [
     ("是", True), ("否", False), ("对", True), ("不是", False), ("要", True), ("不要", False),
     ("好的", True), ("需要", True), ("不需要", False), ("没有", False), ("嗯", True),

@@ -6,10 +6,11 @@ the applicant and the approvers, and leaves sensitive ones out for CC recipients
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flows.answers import display_value
-from flows.cards import is_sensitive, leave_range
+from flows.cards import decision_word, is_sensitive, leave_range
 from flows.definition import FlowDefinition
 from flows.engine import FlowEngine
 from flows.reminders import when_text
@@ -174,7 +175,12 @@ async def _timeline_line(turn: Turn, engine: FlowEngine, entry: AuditEntry,
         except KeyError:
             stage = ""
     if action == "decision":
-        what = {"approved": "同意", "rejected": "驳回"}.get(detail.get("outcome", ""), "处理")
+        kind = "approve"
+        if definition is not None and detail.get("stage"):
+            with contextlib.suppress(KeyError):
+                kind = definition.stage_by_id(detail["stage"]).kind
+        what = {"approved": decision_word(kind, "approve"),
+                "rejected": decision_word(kind, "reject")}.get(detail.get("outcome", ""), "处理")
     elif action.startswith("assign_"):
         what = await _assignment_words(engine, action, detail)
     elif action == "followup_done":

@@ -153,6 +153,9 @@ async def view(turn: Turn, engine: FlowEngine, number: int) -> str:
         text = await _timeline_line(turn, engine, entry, definition)
         if text:
             lines.append(text)
+    if (score := application.meta.get("rating")) is not None:
+        remark = application.meta.get("rating_comment", "")
+        lines.append(f"服务评价：{score}分" + (f"（{remark}）" if remark else ""))
     waiting = await engine.approvals.waiting_names(application)
     if waiting and application.status == "pending":
         lines.append(f"当前等待：{'、'.join(waiting)}")

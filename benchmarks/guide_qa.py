@@ -53,7 +53,8 @@ SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
         "phone_check": DATA / "guide_phone_check.tsv",
         "holdout3": DATA / "guide_holdout3.tsv", "phone3": DATA / "guide_phone3.tsv",
         "tuning": DATA / "guide_tuning.tsv", "probe": DATA / "guide_probe.tsv",
-        "oos_check": DATA / "guide_oos_check.tsv"}
+        "oos_check": DATA / "guide_oos_check.tsv", "fresh": DATA / "guide_fresh.tsv",
+        "holdout5": DATA / "guide_holdout5.tsv"}
 DOCS = ROOT / "docs" / "benchmarks.md"
 HISTORY = DATA / "guide_qa_history.md"      # the first runs of the held-out sets, kept as they were
 SECTION = "## Guide QA"
@@ -292,6 +293,9 @@ def section_text(reports: list[Report]) -> str:
         "- **probe**, **oos_check**: `benchmarks/data/guide_probe.tsv` (78 in-catalog questions "
         "in other words) and `benchmarks/data/guide_oos_check.tsv` (40 out of scope), written "
         "after most of the issue-11 §7 changes; their first runs are in the history below.",
+        "- **fresh**: `benchmarks/data/guide_fresh.tsv` — 110 questions (15 out of scope), "
+        "written after most of the issue-11 §7 changes, committed unrun and run once at the end "
+        "of that round (its first run is in the history below; nothing was changed after it).",
         "",
         "Status words: *directly* = a confident answer; *likely* = one candidate shown as "
         "“您问的可能是”, with a way out (never a one-item list); a numbered list has two or more.",

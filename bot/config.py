@@ -40,6 +40,13 @@ class DatabaseSettings:
         pool, and a few turns in parallel overlap their round trips."""
         return 4 if self.url.startswith(("postgres", "asyncpg")) else 1
 
+    def turn_batch(self) -> int:
+        """Turns of different users run in one transaction at most (bot/intake.py). SQLite:
+        one commit — one disk flush — for all of them: 2.5x the replies a second in one A/B run
+        (docs/benchmarks.md). PostgreSQL: one at a time; its turns run in parallel instead,
+        and batches holding pool connections longer starved the callbacks' inserts."""
+        return 1 if self.url.startswith(("postgres", "asyncpg")) else 10
+
 
 @dataclass(frozen=True)
 class DirectorySettings:

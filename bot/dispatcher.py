@@ -114,7 +114,7 @@ class TurnResult:
 class Dispatcher:
     def __init__(self, handlers: Handlers, people: People, clock: Clock, timezone: ZoneInfo,
                  wake_sender: Callable[[], None], *,
-                 run_turns: bool = True, turn_slots: int = 1) -> None:
+                 run_turns: bool = True, turn_slots: int = 1, turn_batch: int = 1) -> None:
         self.handlers = handlers
         #: who wrote (an account on a channel → the directory person) and where to reach whom
         self.people = people
@@ -125,7 +125,8 @@ class Dispatcher:
         #: storing events (group commit) and running their turns after the answer, for every
         #: channel (bot/intake.py)
         self.intake = Intake(clock, self.process, run_turns=run_turns, turn_slots=turn_slots,
-                             process_batch=self.process_batch)
+                             process_batch=self.process_batch if turn_batch > 1 else None,
+                             max_batch=turn_batch)
 
     async def accept(self, incoming: Incoming) -> Accepted | None:
         """Store the event before acknowledging it; None for a duplicate delivery."""

@@ -41,8 +41,9 @@ MAX_BATCH = 100
 #: an event arriving within this many seconds counts as "events are arriving"
 RECENT = 0.003
 MAX_DEFER = 0.05
-#: turns of different users run in one transaction at most (bot/dispatcher.process_batch); on
-#: SQLite the batch holds the one connection, so callbacks wait for it that long
+#: turns of different users run in one transaction at most (bot/dispatcher.process_batch; the
+#: database settings choose, `DatabaseSettings.turn_batch`); on SQLite the batch holds the one
+#: connection, so callbacks wait for it that long
 MAX_TURN_BATCH = 10
 
 

@@ -119,7 +119,6 @@ class Jobs:
         if not catalog.changed_on_disk():
             return False
         await catalog.reload(self.engine.actions)
-        await catalog.keep_all()
         return True
 
     async def watch_directory(self) -> None:

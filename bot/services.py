@@ -127,7 +127,6 @@ async def build_services(settings: Settings, clock: Clock) -> Services:
     directory = DatabaseDirectory()
     actions = action_registry()
     catalog = await Catalog.load(catalog_path(settings), actions, overrides_path(settings))
-    await catalog.keep_all()   # so no turn starting an application needs to store one
     engine = FlowEngine(catalog, directory, actions, EngineSettings(
         idle_timeout=timedelta(minutes=settings.dialog.idle_timeout_minutes),
         report_back_hour=settings.dialog.report_back_hour, admins=settings.admin.users,
@@ -147,7 +146,8 @@ async def build_services(settings: Settings, clock: Clock) -> Services:
     people = People(directory, list(runtimes), user_lookups)
     dispatcher = Dispatcher(handlers, people, clock, settings.zone, sender.wake,
                             run_turns=settings.server.run_turns,
-                            turn_slots=settings.database.parallel_turns())
+                            turn_slots=settings.database.parallel_turns(),
+                            turn_batch=settings.database.turn_batch())
     sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
     jobs = Jobs(engine, dispatcher, clock,
                 reminder_seconds=settings.approvals.reminder_check_seconds)

@@ -23,7 +23,8 @@ from flows.dates import (
 from flows.definition import Field
 from flows.numerals import parse_number, quantity_text
 
-SKIP_WORDS = {"无", "没有", "跳过", "不填", "略", "暂无"}
+SKIP_WORDS = {"无", "没有", "跳过", "不填", "略", "暂无", "否", "没", "不用", "不需要", "无需",
+              "暂时没有", "还没有"}
 #: yes and no as people answer a yes/no question; anything else (无, 不知道) is asked again
 _YES = {"是", "是的", "对", "对的", "有", "要", "需要", "好", "好的", "行", "可以", "嗯", "嗯嗯",
         "确定", "同意", "会", "yes", "y", "ok"}
@@ -36,6 +37,9 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 _PLATE = re.compile(rf"[{_PROVINCES}][A-HJ-NP-Z](?:[A-HJ-NP-Z0-9]{{5}}|[DF][A-HJ-NP-Z0-9]{{5}}|"
                     r"[A-HJ-NP-Z0-9]{5}[DF]|[A-HJ-NP-Z0-9]{4}[挂学警])")
 _URL = re.compile(r"https?://\S+")
+#: a free-text question asking where (外出地点, 活动地址): the answer names a place
+_PLACE_LABELS = ("地点", "地址", "目的地", "去向", "场所")
+_NO_WORDS = re.compile(r"[^\u4e00-\u9fffA-Za-z]*")
 _NUMBER_WITH_UNIT = re.compile(
     r"^(?:约|大约|大概|共|合计|总共|￥|¥)?\s*([\d.]+|[零〇一二两三四五六七八九十百千万亿半.]+)\s*(万|千)?\s*"
     r"(?:元|天|日|个|人|次|小时|台|辆|间|套|件|份|位|名|分|周|月|年)?\s*$"
@@ -74,7 +78,7 @@ def expectation(field: Field) -> str:
         case "date":
             what = "请输入日期（如 12月7日、2026-12-07、明天、下周一）"
         case "date_range":
-            what = "请输入起止日期（如 12月7日至12月9日、明天到后天）"
+            what = "请输入起止日期（如 12月7日至12月9日、明天到后天、下周二开始4天）"
         case "datetime_range":
             what = "请输入起止时间（如 11月20日 14:00-16:00、昨天8点到10点）"
         case "choice":
@@ -92,7 +96,7 @@ def expectation(field: Field) -> str:
         case "plate":
             what = "请输入车牌号：省份简称+字母+5 位字母数字（新能源车 6 位）"
         case "attachment":
-            what = "请发送文件或图片，也可以发送文件链接"
+            what = "请上传文件或图片，也可以发送文件链接"
         case _:
             what = field.pattern_hint or "请输入文字"
     return f"{what}，{example}" if example else what
@@ -134,14 +138,39 @@ def _text(field: Field, text: str, today: date) -> str:
     if len(text) > field.max_length:
         raise AnswerError(f"{field.label}最多 {field.max_length} 个字，"
                           f"当前 {len(text)} 个字，请精简。")
+    if field.label.endswith(_PLACE_LABELS) and _NO_WORDS.fullmatch(text):
+        raise AnswerError(f"{field.label}请写地名，不要只写号码或数字。"
+                          f"{('例如：' + field.example) if field.example else ''}")
     if field.pattern and not re.fullmatch(field.pattern, text):
         raise AnswerError(f"{field.label}格式不对：{field.pattern_hint}"
                           f"{('，例如：' + field.example) if field.example else ''}")
     return text
 
 
+#: units of time, each as (kind, how many of the kind's base unit): days or months
+_TIME_UNITS = {"天": ("day", 1), "日": ("day", 1), "周": ("day", 7), "星期": ("day", 7),
+               "礼拜": ("day", 7), "个星期": ("day", 7), "个礼拜": ("day", 7),
+               "个月": ("month", 1), "月": ("month", 1), "年": ("month", 12)}
+_TIME_SUFFIX = re.compile("(" + "|".join(sorted(_TIME_UNITS, key=len, reverse=True)) + ")$")
+
+
+def _in_field_unit(field: Field, cleaned: str) -> tuple[str, int]:
+    """A time given in another unit of the field's kind (一周 for 天, 一年 for 个月): the number
+    part and the factor to the field's unit. A unit of another kind is asked again: 半个月 is
+    not a whole number of days, and guessing would route the request wrongly."""
+    wanted = _TIME_UNITS.get(field.unit)
+    given = _TIME_SUFFIX.search(cleaned)
+    if wanted is None or given is None or given.group(1) == field.unit:
+        return cleaned, 1
+    kind, size = _TIME_UNITS[given.group(1)]
+    if kind != wanted[0] or size % wanted[1]:
+        raise AnswerError(f"请按“{field.unit}”填写{field.label}。{expectation(field)}")
+    return cleaned[: given.start()], size // wanted[1]
+
+
 def _number(field: Field, text: str, today: date) -> float | int:
     cleaned = text.replace(",", "").replace("，", "").replace(" ", "")
+    cleaned, factor = _in_field_unit(field, cleaned)
     if field.unit and cleaned.endswith(f"{field.unit}半"):  # 两天半 = 2.5 天
         cleaned = cleaned[: -len(field.unit) - 1] + "半"
     if field.unit and cleaned.endswith(field.unit):
@@ -155,6 +184,7 @@ def _number(field: Field, text: str, today: date) -> float | int:
             value *= 10_000
         elif match.group(2) == "千":
             value *= 1000
+        value *= factor
     except ValueError as exc:
         raise AnswerError(f"没看懂这个数字。{expectation(field)}") from exc
     if field.integer and not float(value).is_integer():
@@ -233,7 +263,23 @@ def _yesno(field: Field, text: str, today: date) -> bool:
         return True
     if cleaned in _NO:
         return False
+    echoed = _echoed(field.label, cleaned)
+    if echoed is not None:
+        return echoed
     raise AnswerError(f"没看懂。{field.label}：请回复“是”或“否”。")
+
+
+def _echoed(label: str, answer: str) -> bool | None:
+    """The question's own words as the answer: 是否离开本市 → 离开 / 要离开 (yes), 不离开 /
+    没离开本市 (no). None when the answer does not echo the question."""
+    if not label.startswith("是否"):
+        return None
+    asked = label[2:]
+    negated = answer[:1] in ("不", "没")
+    core = answer[1:] if negated else answer.removeprefix("要").removeprefix("会")
+    if len(core) >= 2 and asked.startswith(core):
+        return not negated
+    return None
 
 
 def _phone(field: Field, text: str, today: date) -> str:
@@ -264,7 +310,8 @@ def _attachment(field: Field, text: str, attachment: Attachment | None) -> dict[
     if match := _URL.search(text):
         return {"name": text.replace(match.group(0), "").strip() or "链接", "media_id": "",
                 "url": match.group(0)}
-    raise AnswerError(f"{field.label}需要上传材料。{expectation(field)}")
+    skip = "；没有请回复“无”" if not field.required else ""
+    raise AnswerError(f"还没有收到{field.label}。{expectation(field)}{skip}。")
 
 
 _PARSERS = {

@@ -337,7 +337,8 @@ class Approvals:
         status = f"已{word}（{turn.user.name} {stamp}）"
         await self._update_cards(turn, application, stage.id, status, outcome,
                                  comment if action != "approve" else "")
-        reason = f"理由：{comment}。" if comment else ""
+        label = "意见" if action == "approve" else "理由"
+        reason = f"{label}：{comment}。" if comment else ""
         turn.push(applicant_id, f"您的《{definition.name}》（#{application.id}）"
                                 f"{stage.name}：{turn.user.name}已{word}。{reason}{next_step}")
         turn.reply(f"已{word}编号 #{application.id}（{await self.runtime.name(applicant_id)}的"

@@ -131,11 +131,14 @@ async def assign(definition: FlowDefinition, stage: Stage, applicant: PersonInfo
 
 def contact_hint(definition: FlowDefinition, unit: str = "") -> str:
     """Whom the applicant can ask meanwhile: the guide's contact (`unit`: the school's own
-    name of its unit)."""
+    name of its unit) — only the office while the contact is still the shipped sample (a
+    sample person or phone would send them nowhere)."""
     contact = definition.contact
+    unit = unit or contact.unit or definition.unit
+    if contact.sample:
+        return unit
     who = "，".join(part for part in (contact.person, f"电话 {contact.phone}" if contact.phone
                                      else "") if part)
-    unit = unit or contact.unit or definition.unit
     return f"{unit}{contact.section}" + (f"（{who}）" if who else "")
 
 

@@ -146,23 +146,13 @@ class Catalog:
     async def keep(self, definition: FlowDefinition) -> None:
         """Store the definition an application starts with, so it can always be continued.
 
-        Called inside the turn's transaction, which may still roll back: so it is remembered
-        as stored only by `keep_all` (outside any turn), and until then checked each time."""
+        Called inside the turn's transaction, which may still roll back (a batch of turns, a
+        conflict): so it is checked each time rather than remembered as stored."""
         if not definition.digest or definition.digest in self._kept:
             return
         await flow_definitions.keep(digest=definition.digest, flow_id=definition.id,
                                     source=str(definition.source or definition.id),
                                     document_json=definition.document_json)
-
-    async def keep_all(self) -> None:
-        """Store every definition served now (at start and after a reload, outside any
-        turn): a turn starting an application then needs no statement for it."""
-        for definition in self._by_id.values():
-            if definition.digest and definition.digest not in self._kept:
-                await flow_definitions.keep(digest=definition.digest, flow_id=definition.id,
-                                            source=str(definition.source or definition.id),
-                                            document_json=definition.document_json)
-                self._kept.add(definition.digest)
 
     async def definition_of(self, application: StartedApplication) -> FlowDefinition | None:
         """The definition the application started with; for applications from before

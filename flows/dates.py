@@ -2,7 +2,8 @@
 
 Accepted dates: 2026-12-07, 2026/12/7, 2026.12.7, 2026年12月7日, 12月7日, 12月7号, 12/7,
 今天, 明天, 后天, 大后天, 昨天, 前天, 下周一, 本周五, 这周五, 上周五, 周五, 3天后.
-Ranges join two of these with 至, 到, ~ or -; the second may omit month or year (12月7日至9日).
+Ranges join two of these with 至, 到, ~ or -; the second may omit month or year (12月7日至9日);
+or give a start and a length (下周二开始4天, 从12月7日起3天, 下周二起，共4天).
 Times: 14:00, 14点, 下午2点, 2点半, 14时30分.
 """
 
@@ -107,6 +108,9 @@ def _weekday(prefix: str, weekday: int, today: date) -> date:
     return candidate if candidate >= today else candidate + timedelta(days=7)
 
 
+#: a range told as its first day and its length in days
+_START_AND_LENGTH = re.compile(rf"(?:从|自)?(.+?)(?:开始|起)[,，\s]*"
+                               rf"(?:共|一共|请假?|外出|出差|休)?\s*({NUMBER_PATTERN})\s*天")
 _RANGE_SEPARATORS = ("至", "到", "~", "～", "—", "－", "——")
 
 
@@ -126,6 +130,12 @@ def split_range(text: str) -> tuple[str, str]:
 
 def parse_date_range(text: str, today: date) -> tuple[date, date]:
     """Parse a date range; the end inherits month and year from the start when omitted."""
+    if match := _START_AND_LENGTH.fullmatch(text.strip()):
+        start = parse_date(match.group(1), today)
+        days = parse_number(match.group(2))
+        if not float(days).is_integer() or days < 1:
+            raise DateParseError(text)
+        return start, start + timedelta(days=int(days) - 1)
     try:
         start_text, end_text = split_range(text)
     except DateParseError:

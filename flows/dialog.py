@@ -22,7 +22,7 @@ from flows.guide import days_text
 from flows.messages import Choices
 from flows.runtime import Runtime
 from flows.session import CONFIRM, NEW, FlowSession, ask_state
-from flows.texts import answered_fields, dialog_help, question, summary
+from flows.texts import answered_fields, dialog_help, intro_count, question, summary
 from flows.turn import Turn
 from storage import applications as store
 from storage.models import Application, Conversation
@@ -76,8 +76,9 @@ class Dialog:
             return ""
         item = session.current_field()
         assert item is not None
-        text = question(session, item, first=not answered_fields(session))
         previous = application.meta.get("previous", {}).get(item.key)
+        text = question(session, item, first=not answered_fields(session),
+                        editing=item.key in application.meta.get("previous", {}))
         if previous is not None:
             text += f"\n（原来填的是：{display_value(item, previous)}，直接回复新内容即可）"
         options = tap_options(item)
@@ -112,10 +113,9 @@ class Dialog:
         await store.append_audit(application, at=turn.now, actor_id=turn.user.id,
                                  action="create", detail={"prefilled": sorted(prefill or {})})
         session.drop_inapplicable()
-        count = len(session.applicable_fields())
         unit = await self.runtime.directory.department_named(definition.unit)
         intro = (f"开始办理《{definition.name}》（{unit.name if unit else definition.unit}），"
-                 f"共 {count} 项，一次问一项。")
+                 f"{intro_count(session)}，一次问一项。")
         if filled:
             intro += "\n已根据您的话填好：" + "；".join(filled) + "。"
         turn.reply(intro)

@@ -17,6 +17,8 @@ from flows.definition import FlowDefinition
 from storage.roles import ANYONE, ANYONE_LABEL, ROLE_LABELS
 
 SAMPLE_NOTE = "（联系人及电话为示例数据，待学校填写）"
+#: after contact data that is still the shipped sample (the school has not given its own)
+SAMPLE_MARK = "（示例）"
 AUDIENCE_LABELS = {ANYONE: ANYONE_LABEL, **ROLE_LABELS}
 
 
@@ -61,7 +63,8 @@ def handled_by(definition: FlowDefinition, names: Mapping[str, str] | None = Non
     """The unit and section that handle it, e.g. 信息与公共实验管理中心·运维服务科."""
     contact = definition.contact
     unit = unit_of(definition, names)
-    return f"{unit}·{contact.section}" if contact.section else unit
+    text = f"{unit}·{contact.section}" if contact.section else unit
+    return text + SAMPLE_MARK if contact.sample else text
 
 
 def materials_line(definition: FlowDefinition) -> str:

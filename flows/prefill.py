@@ -22,6 +22,14 @@ from flows.vocabulary import APPLY_ACTS, STOP_WORDS
 
 _PARENTHESIS = re.compile(r"[（(].*?[)）]")
 _CLAUSES = re.compile(r"[，,。.;；!！\s]+")
+#: where a reason told first ends and the request begins, in one clause (奶奶住院了|我想请假)
+_REQUEST_START = re.compile(r"(?<=[了啦呢])(?=我?(?:想|要|得|需要|准备|打算))")
+#: a place the sentence says one goes to (去北京开会, 到上海出差, 赴杭州培训)
+_GOING_TO = re.compile(r"(?:去|到|赴|前往)([\u4e00-\u9fff]{2,10}?)"
+                       r"(?:开会|出差|参加|培训|学习|考察|调研|汇报|办事|探亲|看病|就医|交流|访问|旅游|旅行|度假|"
+                       r"[，,。;；!！\s]|$)")
+#: free-text questions asking where (外出地点)
+_PLACE_LABELS = ("地点", "目的地", "去向")
 #: counting words for a number field without a unit (采购数量: 30台)
 _COUNTED = "台|个|件|套|把|张|辆|间|部|块"
 #: labels of the free-text questions a clause of the sentence may answer
@@ -40,6 +48,10 @@ def stated_answers(definition: FlowDefinition, text: str, today: date) -> dict[s
         value = _value(item, plain, sentence, today)
         if value is not None:
             values[item.key] = value
+    place = _place_field(plain, values)
+    if place is not None and (where := _GOING_TO.search(sentence)):
+        with contextlib.suppress(AnswerError):
+            values[place.key] = parse_answer(place, where.group(1), today)
     reason = _reason_field(plain, values)
     if reason is not None and (clause := _reason_clause(sentence)):
         with contextlib.suppress(AnswerError):
@@ -172,11 +184,19 @@ def _reason_field(fields: list[Field], filled: dict[str, Any]) -> Field | None:
     return reasons[0] if len(reasons) == 1 else None
 
 
+def _place_field(fields: list[Field], filled: dict[str, Any]) -> Field | None:
+    """The one free-text question asking where to (外出地点), when the form has exactly one."""
+    places = [f for f in fields if f.type == "text" and f.label.endswith(_PLACE_LABELS)
+              and f.key not in filled]
+    return places[0] if len(places) == 1 else None
+
+
 def _reason_clause(sentence: str) -> str:
     """The clause saying why (回老家处理家事) or what is wrong (我办公室的电脑开不了机了): of a
     sentence of several clauses, the longest one that asks for nothing and states no date or
     quantity; "" if there is none."""
-    parts = [p for p in _CLAUSES.split(sentence) if p]
+    parts = [piece for p in _CLAUSES.split(sentence) if p
+             for piece in _REQUEST_START.split(p) if piece]
     if len(parts) < 2:
         return ""
     plain = [p for p in parts if not (APPLY_ACTS.search(p) or DATE_WORDS.search(p)

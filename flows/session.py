@@ -73,6 +73,22 @@ class FlowSession:
     def applicable_fields(self) -> list[Field]:
         return [f for f in self.definition.fields if self.applies(f)]
 
+    def counted_fields(self) -> list[Field]:
+        """The questions that apply, and those that may still apply: their condition asks
+        about a question not answered yet (外出地点 before 是否离开本市 is answered). The dialog
+        counts these, so its total only ever goes down as answers rule questions out."""
+        return [f for f in self.definition.fields if self.applies(f) or self._undecided(f)]
+
+    def _undecided(self, item: Field) -> bool:
+        if item.when is None:
+            return False
+        keys = {f.key for f in self.definition.fields}
+        for name in item.when.names:
+            key = name if name in keys else name.removesuffix("_days")
+            if key in keys and key not in self.form:
+                return True
+        return False
+
     def answered(self, item: Field) -> bool:
         return item.key in self.form
 

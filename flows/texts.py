@@ -25,7 +25,12 @@ def back_word(definition: FlowDefinition | None) -> str:
     return "返岗"
 
 
-def status_label(definition: FlowDefinition | None, status: str, state: str = "") -> str:
+NOT_BEGUN = "已同意（未开始）"
+
+
+def status_label(definition: FlowDefinition | None, status: str, state: str = "", *,
+                 begun: bool = True) -> str:
+    """`begun`: False for a leave approved whose first day is still to come (not 待销假 yet)."""
     kind = definition.kind if definition else ""
     if status == "completed":
         return COMPLETED_BY_KIND.get(kind, "已办结")
@@ -34,22 +39,36 @@ def status_label(definition: FlowDefinition | None, status: str, state: str = ""
     if status == "followup" and definition is not None:
         for followup in definition.followups:
             if state == f"followup_{followup.id}":
-                return "待销假" if followup.kind == "report_back" else "待评价"
+                if followup.kind != "report_back":
+                    return "待评价"
+                return "待销假" if begun else NOT_BEGUN
     return STATUS_LABELS.get(status, status)
 
 
-def progress(session: FlowSession, item: Field) -> tuple[int, int]:
-    """(this question's number, the questions in all): the answers given, this one, and the
-    applicable questions still open — so the total is what is left plus what is done, and
-    never falls below it when an answer makes a question no longer apply."""
-    fields = session.applicable_fields()
+def progress(session: FlowSession, item: Field, *, editing: bool = False) -> tuple[int, int]:
+    """(this question's number, the questions in all). The total counts the questions that
+    apply and those that may still apply, so a conditional question never makes it grow (only
+    an answer ruling questions out makes it smaller, never below the questions done); the number
+    is the answers given plus one — or, for an answer being changed, the question's place."""
+    fields = session.counted_fields()
+    if editing and item in fields:
+        return fields.index(item) + 1, len(fields)
     done = sum(1 for f in fields if f.key != item.key and session.answered(f))
     still_open = sum(1 for f in fields if f.key != item.key and not session.answered(f))
     return done + 1, done + 1 + still_open
 
 
-def question(session: FlowSession, item: Field, *, first: bool = False) -> str:
-    position, total = progress(session, item)
+def intro_count(session: FlowSession) -> str:
+    """共 6 项, or 最多 8 项 while some questions depend on answers still to come."""
+    counted = len(session.counted_fields())
+    if counted > len(session.applicable_fields()):
+        return f"最多 {counted} 项"
+    return f"共 {counted} 项"
+
+
+def question(session: FlowSession, item: Field, *, first: bool = False,
+             editing: bool = False) -> str:
+    position, total = progress(session, item, editing=editing)
     optional = "（选填，没有请回复“无”）" if not item.required else ""
     lines = [f"（{position}/{total}）请填写{item.label}{optional}："]
     if item.type == "choice":

@@ -19,6 +19,8 @@ from storage import applications as store
 from storage.models import Application, Conversation
 
 TEXT_DECISION = re.compile(r"^(同意|驳回|办结|签收)\s*#?(\d+)\s*(.*)$")
+#: the decision word alone: it acts on the approver's one waiting card
+BARE_DECISION = re.compile(r"^(同意|驳回|办结|签收)[。.!！]?$")
 ACTION_OF_WORD = {"同意": "approve", "办结": "approve", "签收": "approve", "驳回": "reject"}
 CANCEL = {"取消", "算了", "不驳回了", "不转交了", "不加签了", "不退回了"}
 _HANDOVER = re.compile(r"^(转交|加签)\s*#?(\d+)\s+(\S+)\s*(.*)$")
@@ -73,6 +75,10 @@ async def _ask_return(engine: FlowEngine, turn: Turn, conversation: Conversation
     turn.reply("\n".join(lines))
 
 
+#: an approver asked for the reason often types the command again in front of it (驳回 13 …)
+_REPEATED_REJECT = re.compile(r"^(?:驳回|不同意|拒绝)\s*#?\d*\s*[:：,，、]?")
+
+
 async def on_pending(engine: FlowEngine, turn: Turn, conversation: Conversation,
                      text: str) -> bool:
     """Answer a question the bot asked (reason, target, answers to fix, which application);
@@ -91,6 +97,7 @@ async def on_pending(engine: FlowEngine, turn: Turn, conversation: Conversation,
     card_key = pending["card_key"]
     try:
         if kind == "reject_reason":
+            words = _REPEATED_REJECT.sub("", words, count=1).strip()
             if len(words) < 2:
                 turn.reply("驳回理由至少 2 个字，请说明原因，申请人会看到：")
                 return True
@@ -218,6 +225,20 @@ async def on_text(engine: FlowEngine, turn: Turn, conversation: Conversation,
     return False
 
 
+async def _only_task(turn: Turn, word: str) -> str | None:
+    """The approver's one waiting card, or None after saying there is none or several."""
+    waiting = await store.pending_tasks_for(turn.user.id, limit=2)
+    if not waiting:
+        turn.reply("目前没有待您处理的审批。")
+        return None
+    if len(waiting) > 1:
+        count = await store.count_pending_tasks_for(turn.user.id)
+        turn.reply(f"您有 {count} 项待处理，请回复“{word} 编号”，例如“{word} "
+                   f"{waiting[0].application.id}”；回复“待办”查看全部。")
+        return None
+    return waiting[0].card_key
+
+
 async def _task_of(turn: Turn, number: int) -> str | None:
     task = await store.pending_task_of(turn.user.id, number)
     if task is None:
@@ -236,10 +257,14 @@ async def on_text_decision(engine: FlowEngine, turn: Turn, conversation: Convers
     """'同意 12' or '驳回 12 材料不全': act on the user's pending task of application 12,
     however many tasks wait for them."""
     match = TEXT_DECISION.match(text.strip())
-    if not match:
+    if match:
+        word, number, reason = match.group(1), int(match.group(2)), match.group(3).strip()
+        card_key = await _task_of(turn, number)
+    elif bare := BARE_DECISION.match(text.strip()):
+        word, reason = bare.group(1), ""
+        card_key = await _only_task(turn, word)
+    else:
         return False
-    word, number, reason = match.group(1), int(match.group(2)), match.group(3).strip()
-    card_key = await _task_of(turn, number)
     if card_key is None:
         return True
     action = ACTION_OF_WORD[word]

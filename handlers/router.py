@@ -29,6 +29,7 @@ from storage.models import Application, Conversation
 
 log = logging.getLogger("campusbot.handlers")
 
+ASK_TO_RATE = {"评价", "我要评价", "评分", "打分", "服务评价"}
 _VIEW = re.compile(r"^(?:查看|详情|进度)\s*#?(\d+)$")
 _REPORT_BACK = re.compile(r"^销假\s*#?(\d*)$")
 _APPLY_BY_NAME = re.compile(r"^(?:办理|申请|我要办理|我要申请)\s*[《“]?(.+?)[》”]?$")
@@ -162,6 +163,9 @@ class Handlers:
                                   text: str) -> bool:
         if await approvals.on_text(self.engine, turn, conversation, text):
             return True
+        if text in ASK_TO_RATE:
+            await self._how_to_rate(turn)
+            return True
         rating = parse_rating(text)
         if rating is None:
             return False
@@ -186,6 +190,17 @@ class Handlers:
                        f"请回复“销假 编号”，例如“销假 {waiting[0].id}”。")
             return
         await self.engine.finish_followup(turn, waiting[0])
+
+    async def _how_to_rate(self, turn: Turn) -> None:
+        waiting = [a for a in await store.applications_of(turn.user.id, limit=50)
+                   if a.status == "followup" and a.state == "followup_rate"]
+        if not waiting:
+            turn.reply(replies.NOTHING_TO_RATE)
+            return
+        definition = self.engine.catalog.get(waiting[0].flow_id)
+        name = f"《{definition.name}》" if definition else ""
+        turn.reply(f"请为{name}（#{waiting[0].id}）的服务评分：回复 1–5 分，可以附一句意见，"
+                   "例如“5分，修得很快”。")
 
     async def _rate(self, turn: Turn, rating: Rating) -> bool:
         waiting = [a for a in await store.applications_of(turn.user.id, limit=50)

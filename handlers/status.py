@@ -6,10 +6,12 @@ the applicant and the approvers, and leaves sensitive ones out for CC recipients
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flows.answers import display_value
-from flows.cards import is_sensitive
+from flows.cards import decision_word, is_sensitive, leave_range
+from flows.definition import FlowDefinition
 from flows.engine import FlowEngine
 from flows.reminders import when_text
 from flows.texts import answered_fields, status_label
@@ -27,6 +29,15 @@ ACTION_LABELS = {
     "auto_approve": "自动通过（已在前一环节同意）", "delegated": "由代理人审批",
     "followup_done": "完成", "outdated": "流程更新，已关闭",
 }
+async def _assignment_words(engine: FlowEngine, action: str, detail: dict[str, Any]) -> str:
+    """A stage the directory could not give its approver: the gap and who stands in."""
+    gap = detail.get("gap", "通讯录缺少办理人")
+    if action == "assign_waiting":
+        return f"{gap}，等待通讯录补充后派单"
+    names = "、".join([await engine.runtime.name(u) for u in detail.get("fallback", [])])
+    return f"{gap}，暂由{names}代为处理" if names else gap
+
+
 CHANNEL_LABELS = {"sim": "模拟器", "wecom": "企业微信", "dingtalk": "钉钉", "system": "系统"}
 
 
@@ -41,9 +52,7 @@ async def my_applications(turn: Turn, engine: FlowEngine, conversation: Conversa
     for application in rows:
         definition = engine.catalog.known_definition(application)
         name = definition.name if definition else application.flow_id
-        label = status_label(definition, application.status, application.state)
-        if application.status == "returned":
-            label = "已退回修改"
+        label = _label(turn, definition, application)
         waiting = ""
         if application.status == "pending":
             names = "、".join(await engine.approvals.waiting_names(application))
@@ -108,6 +117,15 @@ async def more(turn: Turn, engine: FlowEngine, conversation: Conversation) -> st
 
 # ---- 查看 N ------------------------------------------------------------------------------------
 
+def _label(turn: Turn, definition: FlowDefinition | None, application: Application) -> str:
+    """The status as the applicant reads it; a leave approved but not begun is not 待销假."""
+    if application.status == "returned":
+        return "已退回修改"
+    leave = leave_range(definition, application.form) if definition is not None else None
+    begun = leave is None or turn.today >= leave[0]
+    return status_label(definition, application.status, application.state, begun=begun)
+
+
 async def view(turn: Turn, engine: FlowEngine, number: int) -> str:
     application = await store.get_application(number)
     if application is None or application.submitted_at is None:
@@ -121,9 +139,7 @@ async def view(turn: Turn, engine: FlowEngine, number: int) -> str:
     definition = engine.catalog.get(application.flow_id)
     name = definition.name if definition else application.flow_id
     applicant = await engine.runtime.name(application.applicant_id)
-    label = status_label(definition, application.status, application.state)
-    if application.status == "returned":
-        label = "已退回修改"
+    label = _label(turn, definition, application)
     lines = [f"#{application.id} {applicant}的《{name}》· {label}"]
     if definition is not None:
         session = await engine.runtime.session_for(application, definition)
@@ -137,6 +153,9 @@ async def view(turn: Turn, engine: FlowEngine, number: int) -> str:
         text = await _timeline_line(turn, engine, entry, definition)
         if text:
             lines.append(text)
+    if (score := application.meta.get("rating")) is not None:
+        remark = application.meta.get("rating_comment", "")
+        lines.append(f"服务评价：{score}分" + (f"（{remark}）" if remark else ""))
     waiting = await engine.approvals.waiting_names(application)
     if waiting and application.status == "pending":
         lines.append(f"当前等待：{'、'.join(waiting)}")
@@ -159,7 +178,14 @@ async def _timeline_line(turn: Turn, engine: FlowEngine, entry: AuditEntry,
         except KeyError:
             stage = ""
     if action == "decision":
-        what = {"approved": "同意", "rejected": "驳回"}.get(detail.get("outcome", ""), "处理")
+        kind = "approve"
+        if definition is not None and detail.get("stage"):
+            with contextlib.suppress(KeyError):
+                kind = definition.stage_by_id(detail["stage"]).kind
+        what = {"approved": decision_word(kind, "approve"),
+                "rejected": decision_word(kind, "reject")}.get(detail.get("outcome", ""), "处理")
+    elif action.startswith("assign_"):
+        what = await _assignment_words(engine, action, detail)
     elif action == "followup_done":
         what = "完成销假" if definition and any(
             f.kind == "report_back" for f in definition.followups) else "完成评价"

@@ -103,6 +103,9 @@ async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit
     values: list[Any] = [at, owner, at, stale, *channels, per_user, limit, stale]
     marks = _marks(len(values), postgres)
     channel_marks = ", ".join(marks[4:4 + len(channels)])
+    # SQLite (no statistics) would use the channel index and read every message ever sent on
+    # the channel; "+channel" keeps it on the status index, the few unfinished rows
+    channel_column = "channel" if postgres else "+channel"
     n_per_user, n_limit, n_stale = marks[4 + len(channels):]
     table = OutboxMessage._meta.db_table
     sql = f"""
@@ -115,7 +118,7 @@ async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit
                                   OR (status = 'sending' AND claimed_at < {marks[3]})
                                 THEN 0 ELSE 1 END) OVER lane AS blocked
                 FROM {table}
-                WHERE status IN ('pending', 'sending') AND channel IN ({channel_marks})
+                WHERE status IN ('pending', 'sending') AND {channel_column} IN ({channel_marks})
                 WINDOW lane AS (PARTITION BY channel, user_id ORDER BY id
                                 ROWS UNBOUNDED PRECEDING)
             ) AS lanes
@@ -222,6 +225,33 @@ async def sent_counts(recipients: Sequence[tuple[str, str]],
     wanted = set(recipients)
     return {(row["channel"], row["user_id"]): int(row["sent"]) for row in rows
             if (row["channel"], row["user_id"]) in wanted}
+
+
+class Recent(NamedTuple):
+    id: int
+    status: str
+    payload: dict[str, Any]
+    sent_at: datetime | None
+
+
+async def in_flight_and_sent(channel: str, user_id: str, since: datetime) -> list[Recent]:
+    """The user's messages being delivered ('sending') and those sent since `since`, oldest
+    first, in one fixed statement (every delivery asks this: see the WeCom channel's
+    limits)."""
+    db = connections.get("default")
+    postgres = db.capabilities.dialect == "postgres"
+    m = marks(3, postgres)
+    fields = OutboxMessage._meta.fields_map
+    rows = await db.execute_query_dict(
+        f"SELECT id, status, payload, sent_at FROM {OutboxMessage._meta.db_table} "
+        # "+channel" on SQLite (no statistics), which would otherwise read the channel index —
+        # every message ever sent on the channel — instead of the user's
+        f"WHERE user_id = {m[0]} AND {'channel' if postgres else '+channel'} = {m[1]} "
+        f"AND (status = 'sending' OR (status = 'sent' AND sent_at >= {m[2]})) ORDER BY id",
+        [user_id, channel, fields["sent_at"].to_db_value(since, OutboxMessage)])
+    payload, sent_at = fields["payload"], fields["sent_at"]
+    return [Recent(int(row["id"]), row["status"], payload.to_python_value(row["payload"]),
+                   sent_at.to_python_value(row["sent_at"])) for row in rows]
 
 
 async def sent_since(channel: str, user_id: str, since: datetime) -> int:

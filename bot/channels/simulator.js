@@ -212,6 +212,8 @@
     }
     if (buttons.childElementCount) card.append(buttons);
     append(log, card);
+    // decided before this page asked for it: shown with its final status, no buttons
+    if (p.status) updateCard(log, p);
   }
 
   function setButtonsDisabled(container, disabled) {

@@ -9,6 +9,8 @@ with a message in Chinese and status 400):
     GET  /sim/api/inbox?user=ID                 messages pushed to the user since the last call
 Every POST may carry "id", a client-chosen key: a request sent again with the same id is
 answered once (the page resends a failed message with its id).
+A card whose task was decided before the page asked for it (by text, `同意 12`) comes decided:
+without buttons, with the update's status — never live after its update.
 It lets anyone act as anyone, so it is for development and acceptance tests only, and it keeps
 out of real users' way:
 - beside a real channel (WeCom) the configuration is refused unless
@@ -38,6 +40,7 @@ from flows.answers import Attachment
 from flows.incoming import Incoming
 from storage import outbox
 from storage.directory import DatabaseDirectory
+from storage.models import OutboxMessage
 
 NAME = SIMULATOR
 MAX_TEXT = 2000
@@ -223,7 +226,7 @@ async def _run(request: web.Request, incoming: Incoming) -> web.Response:
         return web.json_response({"replies": [], "duplicate": True})
     taken = await outbox.take_for_user(NAME, incoming.user_id, request.app[keys.CLOCK].now(),
                                        turn_id=result.turn_id)
-    return web.json_response({"replies": [m.payload for m in taken]})
+    return web.json_response({"replies": await _settled(incoming.user_id, taken)})
 
 
 async def inbox(request: web.Request) -> web.Response:
@@ -231,7 +234,32 @@ async def inbox(request: web.Request) -> web.Response:
     if not _key(user, MAX_ID):
         return _bad("请先选择要查看哪位用户的消息")
     taken = await outbox.take_for_user(NAME, user, request.app[keys.CLOCK].now())
-    return web.json_response({"replies": [m.payload for m in taken]})
+    return web.json_response({"replies": await _settled(user, taken)})
+
+
+async def _settled(user: str, taken: list[OutboxMessage]) -> list[dict[str, Any]]:
+    """The payloads to hand over; a card already decided by a later update (delivered or
+    queued) goes out decided — no buttons, the update's status — so it cannot be tapped."""
+    cards = [m for m in taken if m.payload.get("type") == "card"]
+    if not cards:
+        return [m.payload for m in taken]
+    later = await OutboxMessage.filter(channel=NAME, user_id=user,
+                                       id__gt=min(m.id for m in cards)).order_by("id")
+    updates: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for message in later:
+        if message.payload.get("type") == "card_update":
+            updates.setdefault(message.payload.get("card_key", ""), []).append(
+                (message.id, message.payload))
+    payloads = []
+    for message in taken:
+        payload = message.payload
+        decided = [u for i, u in updates.get(payload.get("card_key", ""), []) if i > message.id]
+        if payload.get("type") == "card" and decided:
+            update = decided[-1]
+            payload = {**payload, "buttons": [], "status": update.get("status", ""),
+                       "outcome": update.get("outcome", ""), "reason": update.get("reason", "")}
+        payloads.append(payload)
+    return payloads
 
 
 async def flowchart_image(request: web.Request) -> web.StreamResponse:

@@ -38,6 +38,14 @@ def field(**kwargs: object) -> Field:
     ({"type": "date", "not_before": "today"}, "明天", "2026-11-27"),
     ({"type": "date_range"}, "明天到后天", ["2026-11-27", "2026-11-28"]),
     ({"type": "text", "required": False}, "无", None),
+    # a time in another unit of the same kind is converted, never read as the field's unit
+    ({"type": "number", "unit": "天"}, "一周", 7),
+    ({"type": "number", "unit": "天"}, "两周", 14),
+    ({"type": "number", "unit": "天"}, "1个星期", 7),
+    ({"type": "number", "unit": "个月"}, "一年", 12),
+    ({"type": "number", "unit": "个月"}, "1年", 12),
+    ({"type": "number", "unit": "个月"}, "半年", 6),
+    ({"type": "number", "unit": "个月"}, "6个月", 6),
 ])
 def test_accepted(spec: dict[str, object], text: str, value: object) -> None:
     assert parse_answer(field(**spec), text, TODAY) == value
@@ -58,6 +66,10 @@ def test_accepted(spec: dict[str, object], text: str, value: object) -> None:
     ({"type": "text", "min_length": 4}, "发烧", "至少需要 4 个字"),
     ({"type": "text", "pattern": r"\d{8}", "pattern_hint": "8 位学号"}, "abc", "8 位学号"),
     ({"type": "attachment"}, "稍后", "上传"),
+    # a unit that cannot be converted exactly is asked again in the field's unit
+    ({"type": "number", "unit": "天"}, "半个月", "按“天”填写"),
+    ({"type": "number", "unit": "天"}, "1年", "按“天”填写"),
+    ({"type": "number", "unit": "个月"}, "两周", "按“个月”填写"),
 ])
 def test_refused_with_what_is_expected(spec: dict[str, object], text: str, says: str) -> None:
     with pytest.raises(AnswerError) as refused:
@@ -69,6 +81,15 @@ def test_an_uploaded_file_answers_an_attachment_question() -> None:
     value = parse_answer(field(type="attachment"), "", TODAY,
                          attachment=Attachment(name="诊断证明.jpg", media_id="m1"))
     assert value == {"name": "诊断证明.jpg", "media_id": "m1", "url": ""}
+
+
+@pytest.mark.parametrize(("label", "text", "value"), [
+    ("是否离开本市", "不离开", False), ("是否离开本市", "不离开本市", False),
+    ("是否离开本市", "要离开", True), ("是否离开本市", "离开", True),
+    ("是否出境", "不出境", False), ("是否出境", "没出境", False), ("是否出境", "出境", True),
+])
+def test_the_question_echoed_is_an_answer(label: str, text: str, value: bool) -> None:
+    assert parse_answer(field(type="yesno", label=label), text, TODAY) is value
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -104,3 +104,16 @@ async def test_a_head_applying_to_his_own_unit_goes_up_and_is_told_truly(
     assert "负责人也找不到" not in told and "待分配" not in told
     assert await ApprovalTask.filter(application_id=application.id,
                                      approver_id="T2201").count() == 0
+
+
+async def test_the_history_says_in_words_who_stands_in_and_why(
+        qinglan_sim: tuple[Sim, Path]) -> None:
+    sim, _ = qinglan_sim
+    await leave(sim, "T2202", 10)
+    await sim.say("T2202", "确认")
+    application = await Application.get(applicant_id="T2202")
+    await approve(sim, application)
+    await approve(sim, application)                 # now at the leader stage, a stand-in's
+    history = await sim.text("T2202", f"查看 {application.id}")
+    assert "assign_" not in history
+    assert "审计处：未设置分管校领导，暂由吴书记代为处理" in history

@@ -55,14 +55,21 @@ async def send(sim: Sim, user: str, definition: FlowDefinition, state: str,
     return await sim.text(user, field.example)
 
 
-def check_counter(reply: str, session: FlowSession) -> None:
+def check_counter(reply: str, session: FlowSession, *, editing: bool = False) -> None:
+    """The counter: the answers given plus one — or, for an answer being changed (修改 N,
+    返回), the question's place among those counted; never beyond the total, and the total
+    never below the questions done."""
     for position, total in _COUNTER.findall(reply):
         assert int(position) <= int(total)
         item = session.current_field()
         assert item is not None
         done = sum(1 for f in session.applicable_fields()
                    if f.key != item.key and f.key in session.form)
-        assert int(position) == done + 1, reply
+        assert int(total) >= done + 1, reply
+        if editing:
+            assert int(position) == session.counted_fields().index(item) + 1, reply
+        else:
+            assert int(position) == done + 1, reply
 
 
 #: flows with questions asked only for some answers: where 返回 and 修改 can go wrong
@@ -132,7 +139,8 @@ async def walk(sim: Sim, client: TestClient, definition: FlowDefinition,
             item = session.current_field()
             assert item is not None and session.applies(item), after.state
             assert item.key not in after.form
-            check_counter(reply, session)
+            check_counter(reply, session,
+                          editing=item.key in after.meta.get("previous", {}))
         else:
             assert after.state == "confirm", after.state
             applicable = session.applicable_fields()

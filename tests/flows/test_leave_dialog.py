@@ -111,6 +111,8 @@ async def test_approval_tells_the_teacher(sim: Sim) -> None:
     assert any(r["type"] == "card_update" and "已同意" in r["status"] for r in replies)
     told = [m["text"] for m in await sim.inbox(TEACHER) if m["type"] == "text"]
     assert any("李院长已同意" in t for t in told)
+    assert "已同意（未开始）" in await sim.text(TEACHER, "我的申请")     # it starts tomorrow
+    sim.advance(days=1)
     assert "待销假" in await sim.text(TEACHER, "我的申请")
 
 
@@ -125,6 +127,34 @@ async def test_rejection_asks_for_a_reason_and_passes_it_on(sim: Sim) -> None:
     told = "\n".join(m["text"] for m in await sim.inbox(TEACHER) if m["type"] == "text")
     assert "驳回" in told and "期末考试周，请调整时间" in told
     assert "已驳回" in await sim.text(TEACHER, "我的申请")
+
+
+async def test_a_reason_typed_with_the_command_again_is_passed_on_without_it(sim: Sim) -> None:
+    await fill_leave(sim, "2")
+    await sim.say(TEACHER, "确认")
+    card = await sim.card_for(HEAD)
+    await sim.tap(HEAD, card["card_key"], "reject")
+    number = card["application_id"]
+    assert "已驳回" in await sim.text(HEAD, f"驳回 {number} 请先去校医院开具诊断证明")
+    told = "\n".join(m["text"] for m in await sim.inbox(TEACHER) if m["type"] == "text")
+    assert "理由：请先去校医院开具诊断证明" in told
+    assert "驳回 " not in told.split("理由：")[1]
+
+
+async def test_a_bare_agree_acts_on_the_one_waiting_card_and_asks_which_of_several(
+        sim: Sim) -> None:
+    assert "没有待您处理" in await sim.text(HEAD, "同意")
+    await fill_leave(sim, "2")
+    await sim.say(TEACHER, "确认")
+    await sim.card_for(HEAD)
+    assert "已同意" in await sim.text(HEAD, "同意")
+    told = "\n".join(m["text"] for m in await sim.inbox(TEACHER) if m["type"] == "text")
+    assert "已同意" in told
+    for _ in range(2):
+        await fill_leave(sim, "2", start="后天")
+        await sim.say(TEACHER, "确认")
+    which = await sim.text(HEAD, "同意")
+    assert "2 项" in which and "同意 编号" in which
 
 
 async def test_five_days_go_to_hr_after_the_department_head(sim: Sim) -> None:
@@ -147,7 +177,7 @@ async def test_more_than_seven_days_also_go_to_the_leader_in_charge(sim: Sim) ->
     for approver in (HEAD, HR_HEAD, LEADER):
         card = await sim.card_for(approver)
         await sim.tap(approver, card["card_key"], "approve")
-    assert "待销假" in await sim.text(TEACHER, "我的申请")
+    assert "已同意（未开始）" in await sim.text(TEACHER, "我的申请")     # it starts tomorrow
 
 
 async def test_pending_lists_what_waits_for_the_approver(sim: Sim) -> None:

@@ -60,3 +60,15 @@ async def test_a_repair_rated_with_a_comment_keeps_the_comment(sim: Sim) -> None
     rated = await Application.get(id=application.id)
     assert rated.status == "completed"
     assert rated.meta["rating"] == 5 and rated.meta["rating_comment"] == "修得很快"
+
+
+async def test_asking_to_rate_gets_how_and_the_rating_shows_in_the_history(sim: Sim) -> None:
+    repair = next(d for d in read_flow_files(DEFAULT_CATALOG)[0] if d.id == "it_repair")
+    application = await submit(sim, repair, TEACHER)
+    for task in await application.tasks.all():
+        await sim.tap(task.approver_id, task.card_key, "approve")
+    how = await sim.text(TEACHER, "评价")
+    assert f"#{application.id}" in how and "1–5" in how
+    await sim.say(TEACHER, "4分 还行")
+    history = await sim.text(TEACHER, f"查看 {application.id}")
+    assert "4分" in history and "还行" in history

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from flows.catalog import DEFAULT_CATALOG
+from flows.loader import read_flow_files
 from storage.models import Application
 from tests.conftest import Sim
 from tests.flows.test_leave_dialog import HEAD
+from tests.flows.walker import applicant_for, pending_tasks, submit
 
 
 async def apply_many(sim: Sim, count: int) -> list[int]:
@@ -44,3 +47,15 @@ async def test_my_applications_are_paged(sim: Sim) -> None:
     assert f"#{ids[0]} " in rest
     head = await sim.text(HEAD, "我的申请")
     assert "还没有提交过申请" in head
+
+
+async def test_a_handled_repair_reads_as_done_and_a_comment_as_an_opinion(sim: Sim) -> None:
+    definition = next(d for d in read_flow_files(DEFAULT_CATALOG)[0] if d.id == "it_repair")
+    applicant = await applicant_for(definition)
+    application = await submit(sim, definition, applicant.id)
+    [task] = await pending_tasks(application.id)
+    await sim.say(task.approver_id, f"同意 {application.id} 已更换电源")
+    told = "\n".join(m["text"] for m in await sim.inbox(applicant.id) if m["type"] == "text")
+    assert "意见：已更换电源" in told and "理由：" not in told
+    history = await sim.text(applicant.id, f"查看 {application.id}")
+    assert "办结" in history and " 同意" not in history

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
-
 from bot.channels.base import DELIVERING, DeliveryError
 from bot.channels.wecom import NAME, cards, codes, limits
 from bot.channels.wecom.client import WecomClient
@@ -39,8 +37,8 @@ from bot.channels.wecom.errors import (
 )
 from bot.channels.wecom.texts import split_text
 from bot.clock import Clock
-from storage import channel_cards, identities
-from storage.models import ApprovalTask, ChannelCard, OutboxMessage
+from storage import channel_cards, identities, outbox
+from storage.models import ApprovalTask, ChannelCard
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -260,12 +258,10 @@ async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) ->
     replicas) either could be this one, and two sends sharing an id would make WeCom drop the
     second: then, and outside the sender, no duplicate check — losing a message is worse than
     showing one twice."""
-    rows = await OutboxMessage.filter(
-        Q(status="sending") | Q(status="sent", sent_at__gte=now - timedelta(hours=1)),
-        channel=NAME, user_id=user_id).values("id", "status", "payload", "sent_at")
-    sent = [(r["payload"], r["sent_at"]) for r in rows if r["status"] == "sent"]
+    rows = await outbox.in_flight_and_sent(NAME, user_id, now - timedelta(hours=1))
+    sent = [(r.payload, r.sent_at) for r in rows if r.status == "sent" and r.sent_at is not None]
     # issue 9: the sender names the row it delivers; the lookup is for callers outside it
     if (delivering := DELIVERING.get()) is not None:
         return delivering, sent
-    matching = [r["id"] for r in rows if r["status"] == "sending" and r["payload"] == payload]
+    matching = [r.id for r in rows if r.status == "sending" and r.payload == payload]
     return (matching[0] if len(matching) == 1 else None), sent

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -76,7 +77,7 @@ async def test_a_signed_message_is_answered_through_the_api(
 @pytest.mark.parametrize(("case", "status"), [
     ("bad signature", 403), ("signed with another secret", 403), ("stale", 403),
     ("from the future", 403), ("no timestamp", 400), ("not JSON", 400),
-    ("not a robot message", 400)])
+    ("not a robot message", 400), ("too large", 413)])
 async def test_bad_requests_get_a_4xx_and_change_nothing(
         http_bot: TestClient, fake_dingtalk: FakeDingtalk, clock: FixedClock,
         case: str, status: int) -> None:
@@ -98,6 +99,8 @@ async def test_bad_requests_get_a_4xx_and_change_nothing(
             got = response.status
         case "not JSON":
             got = await post(http_bot, b"<xml>hello</xml>", now)
+        case "too large":
+            got = await post(http_bot, {**message, "text": {"content": "长" * 30_000}}, now)
         case _:
             got = await post(http_bot, {"msgtype": "text", "text": {"content": "x"}}, now)
     assert got == status
@@ -108,3 +111,19 @@ async def test_a_signature_within_the_hour_is_accepted(
         http_bot: TestClient, fake_dingtalk: FakeDingtalk, clock: FixedClock) -> None:
     message = fake_dingtalk.robot_message("zhang_t", "你好")
     assert await post(http_bot, message, now_ms(clock) - 3500 * 1000) == 200
+
+
+async def test_in_http_mode_approvers_get_text_commands_not_template_cards(
+        http_bot: TestClient, fake_dingtalk: FakeDingtalk, clock: FixedClock) -> None:
+    # card buttons call back only over a Stream connection, which HTTP mode does not hold
+    app = http_bot.server.app
+    for answer in ("我要请假", "病假", "明天", "2", "发烧就医，需在家休息", "无", "否",
+                   "13800000000", "确认"):
+        message = fake_dingtalk.robot_message("zhang_t", answer)
+        assert await post(http_bot, message, now_ms(clock)) == 200
+        await app[keys.DISPATCHER].intake.idle()
+        while await app[keys.SENDER].deliver_due():
+            pass
+    assert fake_dingtalk.cards == {}
+    [card] = [d for d in fake_dingtalk.to("li_dean") if d.msg_key.startswith("sampleActionCard")]
+    assert unquote(card.param["actionURL1"]).endswith("content=同意 1")

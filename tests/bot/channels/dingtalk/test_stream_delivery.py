@@ -67,7 +67,7 @@ async def test_the_dialog_goes_on_after_a_disconnect(bot: Bot) -> None:
     # a new ticket for the new socket: each ticket opens one connection only
     assert bot.fake.count("/v1.0/gateway/connections/open") == 2
     replies = await bot.say(USER, "病假")
-    assert replies and replies[-1].startswith("（2/7）请填写开始日期")     # the next question
+    assert replies and replies[-1].startswith("（2/8）请填写开始日期")     # the next question
 
 
 async def test_a_silent_socket_is_replaced_by_the_watchdog(bot: Bot) -> None:
@@ -80,7 +80,7 @@ async def test_a_silent_socket_is_replaced_by_the_watchdog(bot: Bot) -> None:
         await asyncio.sleep(0.01)
     assert bot.stream.connections == 2 and bot.stream.last_end == "watchdog"
     replies = await bot.say(USER, "病假", to=[bot.fake.live()[-1]])
-    assert replies and replies[-1].startswith("（2/7）请填写开始日期")
+    assert replies and replies[-1].startswith("（2/8）请填写开始日期")
 
 
 async def test_ping_is_answered_with_its_opaque(bot: Bot) -> None:

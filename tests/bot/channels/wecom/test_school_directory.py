@@ -198,7 +198,8 @@ async def test_nobody_at_all_keeps_the_application_until_the_directory_is_fixed(
     assert await stage_approvers(application.id) == []
     told = "\n".join(school.fake.texts(TEACHER)[-2:])
     assert "暂时找不到办理人" in told and "申请已保留" in told
-    assert repair.contact.phone in told                     # whom to contact meanwhile
+    assert "请联系后勤基建处" in told                        # whom to contact meanwhile …
+    assert repair.contact.phone not in told                 # … never a sample phone
     issue = await AssignmentIssue.get(application_id=application.id)
     assert issue.state == "waiting"
     assert "暂无办理人" in (await school.say(TEACHER, "我的申请"))[0]

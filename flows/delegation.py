@@ -75,9 +75,9 @@ class Delegations:
                                    starts_on=first, ends_on=last, reason=reason, source=source,
                                    created_by=turn.user.id, now=turn.now)
         days = range_text(first, last)
-        turn.push(principal.id, f"好的：{days}期间，新的审批将交由{delegate.name}代理，"
+        turn.push(principal.id, f"好的：{days}内，新的审批将交由{delegate.name}代理，"
                                 "到期自动结束。已发出的卡片仍由您处理。回复“取消代理”可提前结束。")
-        turn.push(delegate.id, f"{principal.name}{days}外出，期间的审批由您代理，"
+        turn.push(delegate.id, f"{principal.name}外出（{days}），期间的审批由您代理，"
                                "卡片上会注明“代{0}审批”。".format(principal.name))
 
     async def show(self, turn: Turn) -> None:

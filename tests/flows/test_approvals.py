@@ -286,6 +286,7 @@ async def test_comments_reach_the_other_side_and_the_timeline(sim: Sim) -> None:
 async def test_delegation_that_starts_and_ends(sim: Sim) -> None:
     said = await sim.text(HEAD, "我11月30日到12月2日外出，由蒋副院长代理")
     assert "11月30日–12月2日" in said and "蒋副院长" in said
+    assert "天期间" not in said                             # not 「…，3天期间」
     await submitted(sim)                                    # Thursday 26: before it starts
     assert (await ApprovalTask.filter(approver_id=HEAD).count()) == 1
     sim.advance(days=4)                                     # Monday 30 November

@@ -62,14 +62,20 @@ DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
 T = TypeVar("T")
 
 
-async def patiently(query: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Run an idempotent storage call, again after a pause while the database is unreachable."""
-    for pause in (*DATABASE_PAUSES, None):
+async def patiently(query: Callable[..., Awaitable[T]], *args: Any,
+                    pauses: tuple[float, ...] = DATABASE_PAUSES,
+                    retry_on: tuple[type[BaseException], ...] = DATABASE_UNAVAILABLE,
+                    **kwargs: Any) -> T:
+    """Run an idempotent storage call, again after each of `pauses` while it fails with
+    `retry_on` (by default: while the database is unreachable)."""
+    for pause in (*pauses, None):
         try:
             return await query(*args, **kwargs)
-        except DATABASE_UNAVAILABLE:
+        except retry_on as exc:
             if pause is None:
                 raise
+            log.warning("outbox bookkeeping failed (%s); trying again in %.2f s",
+                        type(exc).__name__, pause)
             await asyncio.sleep(pause)
     raise AssertionError("unreachable")
 
@@ -316,16 +322,8 @@ class OutboxSender:
     async def _record_sent(self, message: OutboxMessage) -> None:
         """The platform has the message: if the database is away just now (a restart, a cut
         connection), keep trying rather than leave it to be claimed and sent again."""
-        for pause in (*RECORD_SENT_PAUSES, None):
-            try:
-                await self._sent.mark(message.id)
-                return
-            except RETRY_TURN as exc:
-                if pause is None:
-                    raise
-                log.warning("outbox message %s sent but not yet recorded (%s); trying again",
-                            message.id, type(exc).__name__)
-                await asyncio.sleep(pause)
+        await patiently(self._sent.mark, message.id, pauses=RECORD_SENT_PAUSES,
+                        retry_on=RETRY_TURN)
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> Outcome:
         now = self.clock.now()

@@ -171,17 +171,13 @@ async def _timeline_line(turn: Turn, engine: FlowEngine, entry: AuditEntry,
     if action in ("start", "answer", "back", "edit", "approve", "reject"):
         return ""  # dialog steps, and stage moves already shown by their decisions
     who = "系统" if entry.actor_id == "system" else await engine.runtime.name(entry.actor_id)
-    stage = ""
+    step = None
     if definition is not None and detail.get("stage"):
-        try:
-            stage = definition.stage_by_id(detail["stage"]).name + " "
-        except KeyError:
-            stage = ""
+        with contextlib.suppress(KeyError):
+            step = definition.stage_by_id(detail["stage"])
+    stage = step.name + " " if step is not None else ""
     if action == "decision":
-        kind = "approve"
-        if definition is not None and detail.get("stage"):
-            with contextlib.suppress(KeyError):
-                kind = definition.stage_by_id(detail["stage"]).kind
+        kind = step.kind if step is not None else "approve"
         what = {"approved": decision_word(kind, "approve"),
                 "rejected": decision_word(kind, "reject")}.get(detail.get("outcome", ""), "处理")
     elif action.startswith("assign_"):

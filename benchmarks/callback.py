@@ -237,7 +237,9 @@ class Messages:
 
     def __init__(self, token: str, key: str) -> None:
         self.crypto = WecomCrypto(token, key, CORP_ID)
-        self.msg_id = 9_000_000_000_000_000_000
+        # a new range each run: a reused --database keeps the earlier runs' events, and the
+        # same MsgIds again would all be duplicates (no turn, no reply)
+        self.msg_id = 9_000_000_000_000_000_000 + time.time_ns() // 1000 * 10_000
         self.user = 0
 
     def batch(self, count: int) -> list[tuple[str, bytes]]:
@@ -418,7 +420,7 @@ def start(args: argparse.Namespace) -> Servers:
                                   key, floor_database, f"http://127.0.0.1:{floor_port}"])
     env = {**os.environ, "CAMPUSBOT_DATABASE__URL": database,
            "CAMPUSBOT_DIRECTORY__FILE": str(directory_file(folder)),
-           "CAMPUSBOT_SERVER__PORT": str(bot_port), "CAMPUSBOT_LOG__LEVEL": "WARNING",
+           "CAMPUSBOT_SERVER__PORT": str(bot_port), "CAMPUSBOT_LOG__LEVEL": args.log_level,
            "CAMPUSBOT_SIMULATOR__ENABLED": "false", "CAMPUSBOT_WECOM__ENABLED": "true",
            "CAMPUSBOT_WECOM__CORP_ID": CORP_ID, "CAMPUSBOT_WECOM__AGENT_ID": str(AGENT_ID),
            "CAMPUSBOT_WECOM__SECRET": "bench", "CAMPUSBOT_WECOM__TOKEN": token,
@@ -540,6 +542,8 @@ def main() -> None:
                              "with [server] run_turns = false (default 0: turns in the server)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--profile", help="run campusbot under cProfile, stats to this file")
+    parser.add_argument("--log-level", default="WARNING",
+                        help="campusbot's log level (INFO: a line per turn with its duration)")
     args = parser.parse_args()
     servers = start(args)
     print(json.dumps({**machine(), "database": servers.database.split("://")[0],

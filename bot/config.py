@@ -41,11 +41,11 @@ class DatabaseSettings:
         return 4 if self.url.startswith(("postgres", "asyncpg")) else 1
 
     def turn_batch(self) -> int:
-        """Turns of different users run in one transaction at most (bot/intake.py). SQLite:
-        one commit — one disk flush — for all of them: 2.5x the replies a second in one A/B run
-        (docs/benchmarks.md). PostgreSQL: one at a time; its turns run in parallel instead,
-        and batches holding pool connections longer starved the callbacks' inserts."""
-        return 1 if self.url.startswith(("postgres", "asyncpg")) else 10
+        """Turns of different users run in one transaction at most (bot/intake.py): one commit
+        — on SQLite one disk flush, on PostgreSQL a round trip and a flush — for all of them.
+        SQLite: 2.5x the replies a second in one A/B run; PostgreSQL: 1.3x, once its pool
+        (storage/db.py) no longer left the callbacks' inserts waiting (docs/benchmarks.md)."""
+        return 10
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ class People:
         #: the enabled channels, in the registry's order of preference
         self.channels = list(channels)
         self.lookups = dict(lookups or {})
-        #: (channel, account) → the person it is linked to ("" when not linked), for the
-        #: directory generation `_generation`; see `person_of`
+        #: (channel, account) → the person it is linked to, for the directory generation
+        #: `_generation`; see `_linked`
         self._links: dict[tuple[str, str], str] = {}
         self._generation = -1
 
@@ -57,20 +57,16 @@ class People:
         return person
 
     async def _linked(self, channel: str, account: str) -> str:
-        """The person the account is linked to, remembered per directory generation: a link
-        is changed or removed only by a sync or the directory file, and both bump it. A link
-        made since by another process's first-contact lookup is missed until then, which
-        only means this process looks the account up on the platform as it did before."""
+        """The person the account is linked to. Every link is read in one query per directory
+        generation and kept: a link is changed or removed only by a sync or the directory
+        file, and both bump the generation. A link made since by another process's
+        first-contact lookup is missed until then, which only means this process looks the
+        account up on the platform as it did before (and finds the same person)."""
         generation = await self.directory.generation()  # from memory; re-checked each second
         if generation != self._generation:
-            self._links.clear()
+            self._links = await identities.all_links()
             self._generation = generation
-        key = (channel, account)
-        person_id = self._links.get(key)
-        if person_id is None:
-            person_id = await identities.person_of(channel, account) or ""
-            self._links[key] = person_id
-        return person_id
+        return self._links.get((channel, account), "")
 
     async def channel_for(self, person_id: str) -> str:
         preferred = await identities.preferred_channel(person_id)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
@@ -18,6 +19,8 @@ log = logging.getLogger("campusbot.storage")
 
 MODELS = ["storage.models"]
 MIGRATIONS = "storage.migrations"
+#: connections per process on PostgreSQL (asyncpg's pool; Tortoise's default is 5)
+POSTGRES_POOL_SIZE = 10
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
@@ -29,6 +32,12 @@ def tortoise_config(url: str) -> dict[str, Any]:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # wait for another process's write instead of failing at once
         credentials.setdefault("busy_timeout", 5000)
+    elif connection["engine"].endswith("asyncpg"):
+        credentials = connection["credentials"]
+        # turns, the callbacks' group commit and the outbox lanes each hold a connection at
+        # once; `?maxsize=N` in the URL sets another size
+        credentials.setdefault("maxsize", POSTGRES_POOL_SIZE)
+        credentials["connection_class"] = _PooledConnection
     return {
         "connections": {"default": connection},
         "apps": {"models": {"models": MODELS, "default_connection": "default",
@@ -36,6 +45,18 @@ def tortoise_config(url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+class _PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection handed back without asyncpg's reset statement (`RESET ALL`,
+    `UNLISTEN *`, `CLOSE ALL`, unlocking advisory locks): one round trip on every release,
+    a query outside a transaction included — a tenth of the server's CPU under load
+    (docs/benchmarks.md). campusbot sets no session state: no SET, LISTEN, cursor or
+    session-level advisory lock (only `pg_advisory_xact_lock`, released at commit). An open
+    transaction is still rolled back on release, as before."""
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 def is_postgres() -> bool:
@@ -63,8 +84,6 @@ async def _start_up_lock(connection: dict[str, Any]) -> AsyncIterator[None]:
     directory loads would collide ("database is locked")."""
     credentials = connection["credentials"]
     if connection["engine"].endswith("asyncpg"):
-        import asyncpg  # type: ignore[import-untyped]
-
         session = await asyncpg.connect(
             host=credentials.get("host"), port=credentials.get("port"),
             user=credentials.get("user"), password=credentials.get("password"),

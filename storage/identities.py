@@ -61,8 +61,16 @@ async def person_of(channel: str, external_id: str) -> str | None:
     return row["person_id"] if row else None
 
 
+async def all_links() -> dict[tuple[str, str], str]:
+    """Every link: (channel, account) → person id, in one query (a process keeps them in memory
+    per directory generation, bot/people.py)."""
+    rows = await Identity.all().values_list("channel", "external_id", "person_id")
+    return {(str(channel), str(account)): str(person) for channel, account, person in rows}
+
+
 async def address(channel: str, person_id: str) -> str:
-    """The person's account on `channel` (the newest link), else their directory id."""
+    """The person's account on `channel` (the newest link), else their directory id (the same
+    rule as `outbox.delivery_view`, which reads it with a delivery's other facts)."""
     db = client()   # a fixed statement: every delivery asks it
     m = marks(2, postgres(db))
     rows = await db.execute_query_dict(

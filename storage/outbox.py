@@ -234,24 +234,39 @@ class Recent(NamedTuple):
     sent_at: datetime | None
 
 
-async def in_flight_and_sent(channel: str, user_id: str, since: datetime) -> list[Recent]:
+class DeliveryView(NamedTuple):
+    """What a channel reads before sending to a user: their messages being delivered and those
+    sent since a time (for the platform's limits), and their account on the channel."""
+
+    recent: list[Recent]
+    address: str
+
+
+async def delivery_view(channel: str, user_id: str, since: datetime) -> DeliveryView:
     """The user's messages being delivered ('sending') and those sent since `since`, oldest
-    first, in one fixed statement (every delivery asks this: see the WeCom channel's
-    limits)."""
+    first, and their account on `channel` (`identities.address`), in one fixed statement:
+    every delivery asks this (see the WeCom channel's limits)."""
     db = connections.get("default")
     postgres = db.capabilities.dialect == "postgres"
-    m = marks(3, postgres)
+    m = marks(6, postgres)
     fields = OutboxMessage._meta.fields_map
     rows = await db.execute_query_dict(
-        f"SELECT id, status, payload, sent_at FROM {OutboxMessage._meta.db_table} "
+        f"SELECT a.address, o.id, o.status, o.payload, o.sent_at FROM (SELECT COALESCE(("
+        f"SELECT external_id FROM identities WHERE channel = {m[0]} AND person_id = {m[1]} "
+        f"ORDER BY updated_at DESC, id DESC LIMIT 1), {m[2]}) AS address) AS a "
+        f"LEFT JOIN {OutboxMessage._meta.db_table} AS o ON o.user_id = {m[3]} "
         # "+channel" on SQLite (no statistics), which would otherwise read the channel index —
         # every message ever sent on the channel — instead of the user's
-        f"WHERE user_id = {m[0]} AND {'channel' if postgres else '+channel'} = {m[1]} "
-        f"AND (status = 'sending' OR (status = 'sent' AND sent_at >= {m[2]})) ORDER BY id",
-        [user_id, channel, fields["sent_at"].to_db_value(since, OutboxMessage)])
+        f"AND {'o.channel' if postgres else '+o.channel'} = {m[4]} "
+        f"AND (o.status = 'sending' OR (o.status = 'sent' AND o.sent_at >= {m[5]})) "
+        "ORDER BY o.id",
+        [channel, user_id, user_id, user_id, channel,
+         fields["sent_at"].to_db_value(since, OutboxMessage)])
     payload, sent_at = fields["payload"], fields["sent_at"]
-    return [Recent(int(row["id"]), row["status"], payload.to_python_value(row["payload"]),
-                   sent_at.to_python_value(row["sent_at"])) for row in rows]
+    recent = [Recent(int(row["id"]), row["status"], payload.to_python_value(row["payload"]),
+                     sent_at.to_python_value(row["sent_at"])) for row in rows
+              if row["id"] is not None]
+    return DeliveryView(recent, str(rows[0]["address"]))
 
 
 async def sent_since(channel: str, user_id: str, since: datetime) -> int:

@@ -37,7 +37,7 @@ from bot.channels.wecom.errors import (
 )
 from bot.channels.wecom.texts import split_text
 from bot.clock import Clock
-from storage import channel_cards, identities, outbox
+from storage import channel_cards, outbox
 from storage.models import ApprovalTask, ChannelCard
 
 log = logging.getLogger("campusbot.wecom")
@@ -70,11 +70,11 @@ class WecomChannel:
 
     async def send(self, user_id: str, payload: dict[str, Any]) -> None:
         now = self.clock.now()
-        nonce, sent = await _outbox_state(user_id, payload, now)
+        nonce, sent, account = await _outbox_state(user_id, payload, now)
         if not limits.room_for(payload, sent, now, per_minute=self.per_minute):
             raise DeliveryError("已到企业微信对单个成员的发送上限（每分钟 30 条、每小时 1000 条），"
                                 "稍后再发", retryable=True, transient=True)
-        to = _Recipient(user_id, await identities.address(NAME, user_id), nonce)
+        to = _Recipient(user_id, account, nonce)
         try:
             match payload.get("type"):
                 case "text":
@@ -248,9 +248,9 @@ class _Recipient:
 
 
 async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) -> tuple[
-        int | None, list[tuple[dict[str, Any], datetime]]]:
-    """In one query: the id of the outbox row being delivered, and what the member was sent in
-    the last hour (for the limits).
+        int | None, list[tuple[dict[str, Any], datetime]], str]:
+    """In one query: the id of the outbox row being delivered, what the member was sent in
+    the last hour (for the limits), and their WeCom account.
 
     The outbox sender names the row it delivers (`DELIVERING`). Otherwise the row is known
     when it is unambiguous: the only row of this user in 'sending' with exactly
@@ -258,10 +258,11 @@ async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) ->
     replicas) either could be this one, and two sends sharing an id would make WeCom drop the
     second: then, and outside the sender, no duplicate check — losing a message is worse than
     showing one twice."""
-    rows = await outbox.in_flight_and_sent(NAME, user_id, now - timedelta(hours=1))
+    view = await outbox.delivery_view(NAME, user_id, now - timedelta(hours=1))
+    rows = view.recent
     sent = [(r.payload, r.sent_at) for r in rows if r.status == "sent" and r.sent_at is not None]
     # issue 9: the sender names the row it delivers; the lookup is for callers outside it
     if (delivering := DELIVERING.get()) is not None:
-        return delivering, sent
+        return delivering, sent, view.address
     matching = [r.id for r in rows if r.status == "sending" and r.payload == payload]
-    return (matching[0] if len(matching) == 1 else None), sent
+    return (matching[0] if len(matching) == 1 else None), sent, view.address

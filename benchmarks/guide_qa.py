@@ -54,7 +54,7 @@ SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
         "holdout3": DATA / "guide_holdout3.tsv", "phone3": DATA / "guide_phone3.tsv",
         "tuning": DATA / "guide_tuning.tsv", "probe": DATA / "guide_probe.tsv",
         "oos_check": DATA / "guide_oos_check.tsv", "fresh": DATA / "guide_fresh.tsv",
-        "holdout5": DATA / "guide_holdout5.tsv"}
+        "holdout5": DATA / "guide_holdout5.tsv", "holdout6": DATA / "guide_holdout6.tsv"}
 DOCS = ROOT / "docs" / "benchmarks.md"
 HISTORY = DATA / "guide_qa_history.md"      # the first runs of the held-out sets, kept as they were
 SECTION = "## Guide QA"

@@ -296,6 +296,10 @@ def section_text(reports: list[Report]) -> str:
         "- **fresh**: `benchmarks/data/guide_fresh.tsv` — 110 questions (15 out of scope), "
         "written after most of the issue-11 §7 changes, committed unrun and run once at the end "
         "of that round (its first run is in the history below; nothing was changed after it).",
+        "- **holdout5**, **holdout6**: `benchmarks/data/guide_holdout5.tsv` (239 questions, 40 "
+        "out of scope) and `guide_holdout6.tsv` (200, 43 out of scope), each written by an "
+        "outsider from the README, the docs and the notice only, kept outside the repo and run "
+        "once (first runs in the history below); seen since.",
         "",
         "Status words: *directly* = a confident answer; *likely* = one candidate shown as "
         "“您问的可能是”, with a way out (never a one-item list); a numbered list has two or more.",

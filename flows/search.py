@@ -119,6 +119,7 @@ EVERYDAY_MIN = 0.15
 TOPICAL_MIN = 0.75          # a question with no word this weighty is about nothing (怎么申请)
 
 CONFIDENT = 0.55            # a single best match at least this good is answered directly
+LONE_WORD_CONFIDENT = 0.7   # … this good when one keyword (no name or alias) is all it explains
 LIST_MIN = 0.3              # below this nothing is offered: the question is outside the catalog
 WEAK_MIN = 0.52             # … nor below this when no name or alias of the flow is in it
 CLOSE_RATIO = 0.8           # a runner-up this close to the best makes the answer ambiguous
@@ -366,7 +367,9 @@ class GuideIndex:
         if named is not None:           # its full name beats related words and the role
             return Answer("confident", (named,), apply)
         best = plausible[0]
-        if _confident(best, [m for m in ranked if m is not best]):
+        # a time to look up or a payment is answered directly only by a process it names
+        sure = (_named_in(text, [best]) is not None or not _elsewhere(text)) and _enough_words(best)
+        if sure and _confident(best, [m for m in ranked if m is not best]):
             return Answer("confident", (best,), apply)
         # when asking anyway, a close runner-up is offered even on thinner evidence
         shown = [m for m in ranked if m.score >= best.score * SHOWN_SHARE and (
@@ -485,6 +488,13 @@ def _plausible(match: Match) -> bool:
         return True
     topical = [word for word in match.words if len(word) >= 2 and word_weight(word) == 1.0]
     return match.anchored and match.score >= LIST_MIN and len(topical) >= 2
+
+
+def _enough_words(match: Match) -> bool:
+    """Evidence for a direct answer: a name or alias of it, several of its words, or one word
+    that is nearly the whole question (休学手续). One keyword among words it does not explain
+    (这个月工资怎么少了两百, 英语四级多少分算过) is offered as the likely process, not answered."""
+    return match.strong or len(match.words) >= 2 or match.score >= LONE_WORD_CONFIDENT
 
 
 def _confident(best: Match, others: list[Match]) -> bool:

@@ -182,7 +182,7 @@ _TELL = re.compile(r"(?:报给|告诉|通知|报告给)(?=学校|单位|学院|�
 #: to look up, not a process to go through
 WHEN = re.compile(r"几点|什么时候|啥时候|何时|几号|哪天|什么时间")
 #: paying or being paid back (充值, 缴费, 报销): the hall takes no payments
-PAYING = re.compile(r"充值|缴费|交费|报销|退费|扣费|续费|充钱|交钱")
+PAYING = re.compile(r"充值|缴费|交费|报销|退费|扣费|续费|充钱|交钱|收费|收多少钱")
 
 
 def plain_phrasing(text: str) -> str:

@@ -133,19 +133,22 @@ def by_clause(index: GuideIndex, text: str, roles: tuple[str, ...], visible: set
               answer: Answer) -> Answer:
     """A sentence of several clauses the search is unsure of, or finds nothing in, asked clause
     by clause: the purpose or reason told beside the request (我下周去教育部汇报工作，外出4天;
-    …请10天年休假，带父母去海南旅游) must not hide it. Taken only when exactly one process is
-    found with confidence in a clause, and (when the whole sentence had a likely one) it is
-    that one."""
+    …请10天年休假，带父母去海南旅游) must not hide it. Taken only when the clauses point to exactly
+    one process, and (when the whole sentence had a likely one) it is that one; it is as sure
+    as the surest clause."""
     if answer.status not in ("unknown", "likely"):
         return answer
     clauses = [c for c in _CLAUSES.split(unicodedata.normalize("NFKC", text)) if len(c) >= 2]
     if len(clauses) < 2:
         return answer
-    found = [a for c in clauses if (a := index.find(c, roles, only=visible)).status == "confident"]
+    found = [a for c in clauses
+             if (a := index.find(c, roles, only=visible)).status in ("confident", "likely")]
     best = {a.best.id for a in found if a.best is not None}
     if len(best) != 1 or (answer.best is not None and answer.best.id not in best):
         return answer
-    return Answer("confident", found[0].matches, answer.apply)
+    # a clause's one keyword (外出4天) is as sure as the search is of that clause
+    sure = any(a.status == "confident" for a in found)
+    return Answer("confident" if sure else "likely", found[0].matches, answer.apply)
 
 
 def wants_dialog(definition: FlowDefinition, roles: tuple[str, ...]) -> bool:

@@ -54,7 +54,8 @@ SETS = {"dev": DATA / "guide_dev.tsv", "holdout": DATA / "guide_holdout.tsv",
         "holdout3": DATA / "guide_holdout3.tsv", "phone3": DATA / "guide_phone3.tsv",
         "tuning": DATA / "guide_tuning.tsv", "probe": DATA / "guide_probe.tsv",
         "oos_check": DATA / "guide_oos_check.tsv", "fresh": DATA / "guide_fresh.tsv",
-        "holdout5": DATA / "guide_holdout5.tsv", "holdout6": DATA / "guide_holdout6.tsv"}
+        "holdout5": DATA / "guide_holdout5.tsv", "holdout6": DATA / "guide_holdout6.tsv",
+        "holdout7": DATA / "guide_holdout7.tsv"}
 DOCS = ROOT / "docs" / "benchmarks.md"
 HISTORY = DATA / "guide_qa_history.md"      # the first runs of the held-out sets, kept as they were
 SECTION = "## Guide QA"
@@ -300,6 +301,8 @@ def section_text(reports: list[Report]) -> str:
         "out of scope) and `guide_holdout6.tsv` (200, 43 out of scope), each written by an "
         "outsider from the README, the docs and the notice only, kept outside the repo and run "
         "once (first runs in the history below); seen since.",
+        "- **holdout7**: `benchmarks/data/guide_holdout7.tsv` — 241 questions (58 out of "
+        "scope) by a third outsider under the same rules, run once at cefb4ce (history below).",
         "",
         "Status words: *directly* = a confident answer; *likely* = one candidate shown as "
         "“您问的可能是”, with a way out (never a one-item list); a numbered list has two or more.",

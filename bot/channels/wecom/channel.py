@@ -64,13 +64,15 @@ class WecomChannel:
         self.pictures = pictures
         self.per_minute = min(per_minute, limits.PER_MINUTE)
         self._media: dict[str, tuple[str, datetime]] = {}
+        #: weights of sent rows of this database (their ids are its ids)
+        self._weights = limits.Weights()
 
     async def close(self) -> None:
         await self.client.close()
 
     async def send(self, user_id: str, payload: dict[str, Any]) -> None:
         now = self.clock.now()
-        nonce, sent, account = await _outbox_state(user_id, payload, now)
+        nonce, sent, account = await _outbox_state(user_id, payload, now, self._weights)
         if not limits.room_for(payload, sent, now, per_minute=self.per_minute):
             raise DeliveryError("已到企业微信对单个成员的发送上限（每分钟 30 条、每小时 1000 条），"
                                 "稍后再发", retryable=True, transient=True)
@@ -247,8 +249,9 @@ class _Recipient:
     nonce: int | None
 
 
-async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) -> tuple[
-        int | None, list[tuple[dict[str, Any], datetime]], str]:
+async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime,
+                        weights: limits.Weights) -> tuple[
+        int | None, list[tuple[int, datetime]], str]:
     """In one query: the id of the outbox row being delivered, what the member was sent in
     the last hour (for the limits), and their WeCom account.
 
@@ -260,9 +263,10 @@ async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime) ->
     showing one twice."""
     view = await outbox.delivery_view(NAME, user_id, now - timedelta(hours=1))
     rows = view.recent
-    sent = [(r.payload, r.sent_at) for r in rows if r.status == "sent" and r.sent_at is not None]
+    sent = [(weights.of(r.id, r.decoded), r.sent_at) for r in rows
+            if r.status == "sent" and r.sent_at is not None]
     # issue 9: the sender names the row it delivers; the lookup is for callers outside it
     if (delivering := DELIVERING.get()) is not None:
         return delivering, sent, view.address
-    matching = [r.id for r in rows if r.status == "sending" and r.payload == payload]
+    matching = [r.id for r in rows if r.status == "sending" and r.decoded() == payload]
     return (matching[0] if len(matching) == 1 else None), sent, view.address

@@ -8,6 +8,7 @@ what WeCom counts, from the rows already sent, so the check holds across replica
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,14 +36,32 @@ def weight(payload: dict[str, Any]) -> int:
     return 0  # card_update changes a card already sent
 
 
-def room_for(payload: dict[str, Any], sent: list[tuple[dict[str, Any], datetime]],
-             now: datetime, *, per_minute: int = PER_MINUTE, per_hour: int = PER_HOUR) -> bool:
-    """True when sending `payload` now stays within both limits, given the (payload, sent at)
+def room_for(payload: dict[str, Any], sent: list[tuple[int, datetime]], now: datetime, *,
+             per_minute: int = PER_MINUTE, per_hour: int = PER_HOUR) -> bool:
+    """True when sending `payload` now stays within both limits, given the (weight, sent at)
     of what this member was sent in the last hour."""
     needed = min(weight(payload), per_minute)  # a huge text still goes, at an empty minute
     if needed == 0:
         return True
     minute_ago = now - timedelta(minutes=1)
-    last_hour = sum(weight(p) for p, _ in sent)
-    last_minute = sum(weight(p) for p, at in sent if at >= minute_ago)
+    last_hour = sum(count for count, _ in sent)
+    last_minute = sum(count for count, at in sent if at >= minute_ago)
     return last_minute + needed <= per_minute and last_hour + needed <= per_hour
+
+
+class Weights:
+    """The weight of each sent outbox row, remembered by row id (a row never changes once
+    sent): a member's last hour is read on every delivery, and working out each of its
+    messages again (JSON, splitting long texts) cost more than reading them."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._known: dict[int, int] = {}
+
+    def of(self, row_id: int, payload: Callable[[], dict[str, Any]]) -> int:
+        known = self._known.get(row_id)
+        if known is None:
+            if len(self._known) >= self.size:
+                self._known.clear()
+            known = self._known[row_id] = weight(payload())
+        return known

@@ -19,7 +19,6 @@ from typing import Any, NamedTuple
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from storage.models import OutboxMessage
@@ -127,16 +126,16 @@ async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit
             ORDER BY id LIMIT {n_limit}
         )
         AND (status = 'pending' OR claimed_at < {n_stale})
-        RETURNING id"""
+        RETURNING *"""
     if postgres:
         async with transaction() as connection:
             await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_CLAIM_LOCK])
             rows = await connection.execute_query_dict(sql, values)
     else:  # one statement: SQLite's write lock makes it atomic
         rows = await client.execute_query_dict(sql, values)
-    if not rows:
-        return []
-    return list(await OutboxMessage.filter(id__in=[row["id"] for row in rows]).order_by("id"))
+    # the claimed rows as they are now (claimed, the attempt counted), without reading them again
+    claimed = [OutboxMessage._init_from_db(**row) for row in rows]
+    return sorted(claimed, key=lambda message: message.id)
 
 
 def _marks(count: int, postgres: bool, start: int = 0) -> list[str]:
@@ -220,9 +219,13 @@ async def sent_counts(recipients: Sequence[tuple[str, str]],
     if not recipients:
         return {}
     users = sorted({user for _, user in recipients})
-    rows = await OutboxMessage.filter(user_id__in=users, status="sent",
-                                      sent_at__gte=since).group_by(
-        "channel", "user_id").annotate(sent=Count("id")).values("channel", "user_id", "sent")
+    db = connections.get("default")
+    m = marks(len(users) + 1, db.capabilities.dialect == "postgres")
+    rows = await db.execute_query_dict(
+        f"SELECT channel, user_id, COUNT(*) AS sent FROM {OutboxMessage._meta.db_table} "
+        f"WHERE user_id IN ({', '.join(m[1:])}) AND status = 'sent' AND sent_at >= {m[0]} "
+        "GROUP BY channel, user_id",
+        [OutboxMessage._meta.fields_map["sent_at"].to_db_value(since, OutboxMessage), *users])
     wanted = set(recipients)
     return {(row["channel"], row["user_id"]): int(row["sent"]) for row in rows
             if (row["channel"], row["user_id"]) in wanted}

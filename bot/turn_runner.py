@@ -2,7 +2,8 @@
 
 With `[server] run_turns = false` a server only verifies, stores and acknowledges callbacks;
 workers pick the stored events up from the database and run their turns. Each poll takes every
-user's oldest waiting event (`inbound.next_per_user`) and runs them `slots` at a time; the turn
+user's oldest waiting event (`inbound.next_per_user`) and runs them `slots` at a time, each slot
+up to `batch` turns of different users in one transaction (`Dispatcher.process_batch`); the turn
 itself runs the user's events oldest first under the user's conversation lock (bot/dispatcher.py),
 so a user's messages stay in order across any number of workers. An event whose turn failed
 waits until its retry is due (back-off, then given up), and the user's later events behind it.
@@ -21,17 +22,23 @@ from storage import inbound
 log = logging.getLogger("campusbot.worker")
 
 POLL_SECONDS = 0.05
+#: polls are at least this far apart: every turn that ends frees a slot and would poll at once,
+#: one query per turn; paced, one poll starts the turns of everyone who wrote meanwhile
+POLL_INTERVAL = 0.02
 
 
 class TurnRunner:
-    def __init__(self, dispatcher: Dispatcher, *, slots: int,
+    def __init__(self, dispatcher: Dispatcher, *, slots: int, batch: int = 1,
                  poll_seconds: float = POLL_SECONDS) -> None:
         self.dispatcher = dispatcher
         self.slots = slots
+        #: turns of different users run in one transaction at most (`Dispatcher.process_batch`)
+        self.batch = max(1, batch)
         self.poll_seconds = poll_seconds
         self._running: dict[int, asyncio.Task[None]] = {}
         self._users: set[str] = set()
         self._finished = asyncio.Event()
+        self._last_poll = float("-inf")
 
     async def run(self) -> None:
         """Until cancelled: start every waiting turn a free slot allows, then wait."""
@@ -52,10 +59,15 @@ class TurnRunner:
         free = self.slots - len(self._running)
         if free <= 0:
             return 0
-        rows = await inbound.next_per_user(free, skip_users=self._users,
+        loop = asyncio.get_running_loop()
+        if (wait := self._last_poll + POLL_INTERVAL - loop.time()) > 0:
+            await asyncio.sleep(wait)
+            free = self.slots - len(self._running)
+        self._last_poll = loop.time()
+        rows = await inbound.next_per_user(free * self.batch, skip_users=self._users,
                                            now=self.dispatcher.clock.now())
-        for row in rows:
-            self._start(Accepted.of(row), row.user_id)
+        for start in range(0, len(rows), self.batch):
+            self._start([Accepted.of(row) for row in rows[start:start + self.batch]])
         return len(rows)
 
     async def run_all(self) -> int:
@@ -67,24 +79,31 @@ class TurnRunner:
             await self.idle()
         return ran
 
-    def _start(self, accepted: Accepted, user_id: str) -> None:
-        self._users.add(user_id)
-        task = asyncio.create_task(self._turn(accepted), name=f"turn-{accepted.event_id}")
-        self._running[accepted.event_id] = task
+    def _start(self, batch: list[Accepted]) -> None:
+        """One slot for a batch of different users' events (their oldest waiting ones)."""
+        users = {accepted.incoming.user_id for accepted in batch}
+        self._users.update(users)
+        first = batch[0].event_id
+        task = asyncio.create_task(self._turns(batch), name=f"turn-{first}")
+        self._running[first] = task
 
         def done(_: asyncio.Task[None]) -> None:
-            self._running.pop(accepted.event_id, None)
-            self._users.discard(user_id)
+            self._running.pop(first, None)
+            self._users.difference_update(users)
             self._finished.set()
         task.add_done_callback(done)
 
-    async def _turn(self, accepted: Accepted) -> None:
+    async def _turns(self, batch: list[Accepted]) -> None:
         try:
-            await self.dispatcher.process(accepted)
+            if len(batch) == 1:
+                await self.dispatcher.process(batch[0])
+            else:
+                await self.dispatcher.process_batch(batch)
         except asyncio.CancelledError:
             raise
-        except Exception:  # the database is away: the event waits and a later poll takes it
-            log.exception("turn of inbound event %s could not run", accepted.event_id)
+        except Exception:  # the database is away: the events wait and a later poll takes them
+            log.exception("turns of inbound events %s could not run",
+                          [accepted.event_id for accepted in batch])
 
     async def idle(self) -> None:
         while self._running:

@@ -38,7 +38,8 @@ class Worker:
         try:
             services = await build_services(self.settings, self.clock)
             runner = TurnRunner(services.dispatcher,
-                                slots=self.settings.database.parallel_turns())
+                                slots=self.settings.database.parallel_turns(),
+                                batch=self.settings.database.turn_batch())
             services.jobs.runner_takes_waiting = True
             async with background_work(services.sender, services.jobs, self.settings.zone):
                 turns = asyncio.create_task(runner.run(), name="turn-runner")

@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.functions import Min
 
 from storage.models import InboundEvent
 from storage.sql import client, db_values, marks, postgres
@@ -125,16 +124,27 @@ async def next_per_user(limit: int, skip_users: set[str],
 
 
 async def _heads(*, limit: int, skip_users: set[str], now: datetime | None) -> list[InboundEvent]:
-    waiting = InboundEvent.filter(status="received")
-    held = InboundEvent.filter(status="received", attempts__gt=0)
+    """Each user's oldest waiting event, oldest first, leaving out `skip_users` and users with
+    an event held until its retry (failed, `next_try_at` still ahead): one statement, through
+    the partial index of waiting events (migration 0006). The workers ask it every time a turn
+    ends."""
+    db = client()
+    skipped = sorted(skip_users)
+    m = marks(len(skipped) + 2, postgres(db))
+    values: list[Any] = list(skipped)
+    skip = f"AND user_id NOT IN ({', '.join(m[:len(skipped)])}) " if skipped else ""
+    held_after = ""
     if now is not None:
-        held = held.filter(next_try_at__gt=now)
-    excluded = set(await held.values_list("user_id", flat=True)) | skip_users
-    if excluded:
-        waiting = waiting.exclude(user_id__in=list(excluded))
-    heads = await waiting.group_by("user_id").annotate(first=Min("id")).order_by(
-        "first").limit(limit).values_list("first", flat=True)
-    return list(await InboundEvent.filter(id__in=list(heads)).order_by("id"))
+        held_after = f"AND h.next_try_at > {m[len(skipped)]} "
+        values.append(InboundEvent._meta.fields_map["next_try_at"].to_db_value(now, InboundEvent))
+    values.append(limit)
+    rows = await db.execute_query_dict(
+        "SELECT * FROM inbound_events WHERE id IN ("
+        "SELECT MIN(id) FROM inbound_events AS w WHERE status = 'received' " + skip
+        + "AND NOT EXISTS (SELECT 1 FROM inbound_events AS h WHERE h.user_id = w.user_id "
+        "AND h.status = 'received' AND h.attempts > 0 " + held_after + ") "
+        f"GROUP BY user_id ORDER BY MIN(id) LIMIT {m[len(values) - 1]}) ORDER BY id", values)
+    return [InboundEvent._init_from_db(**row) for row in rows]
 
 
 async def is_pending(event_id: int) -> bool:

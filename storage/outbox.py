@@ -97,6 +97,24 @@ async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit
         return []
     client = connections.get("default")
     postgres = client.capabilities.dialect == "postgres"
+    sql, values = claim_statement(now, channels, owner=owner, limit=limit, per_user=per_user,
+                                  postgres=postgres)
+    if postgres:
+        async with transaction() as connection:
+            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_CLAIM_LOCK])
+            rows = await connection.execute_query_dict(sql, values)
+    else:  # one statement: SQLite's write lock makes it atomic
+        rows = await client.execute_query_dict(sql, values)
+    # the claimed rows as they are now (claimed, the attempt counted), without reading them again
+    claimed = [OutboxMessage._init_from_db(**row) for row in rows]
+    return sorted(claimed, key=lambda message: message.id)
+
+
+def claim_statement(now: datetime, channels: Sequence[str], *, owner: str, limit: int,
+                    per_user: int, postgres: bool) -> tuple[str, list[Any]]:
+    """The claim's UPDATE and its values (see `claim_due`). On PostgreSQL it reads the
+    unfinished rows through the partial index `outbox_unfinished` (migration 0006), not the
+    status index, which keeps every old version of every row until VACUUM."""
     fields = OutboxMessage._meta.fields_map
     at = fields["next_try_at"].to_db_value(now, OutboxMessage)
     stale = fields["claimed_at"].to_db_value(now - LEASE, OutboxMessage)
@@ -127,15 +145,7 @@ async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit
         )
         AND (status = 'pending' OR claimed_at < {n_stale})
         RETURNING *"""
-    if postgres:
-        async with transaction() as connection:
-            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_CLAIM_LOCK])
-            rows = await connection.execute_query_dict(sql, values)
-    else:  # one statement: SQLite's write lock makes it atomic
-        rows = await client.execute_query_dict(sql, values)
-    # the claimed rows as they are now (claimed, the attempt counted), without reading them again
-    claimed = [OutboxMessage._init_from_db(**row) for row in rows]
-    return sorted(claimed, key=lambda message: message.id)
+    return sql, values
 
 
 def _marks(count: int, postgres: bool, start: int = 0) -> list[str]:

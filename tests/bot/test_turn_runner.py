@@ -80,6 +80,24 @@ async def test_two_workers_keep_a_users_messages_in_order_and_run_each_once(
     assert await InboundEvent.exclude(status="done").count() == 0
 
 
+async def test_workers_running_batches_keep_every_users_messages_in_order(
+        web_only: Bot) -> None:
+    users = [TEACHER, "li_dean", "stu_liu", "chen_c", "lit_vdean"]
+    for text in ("帮助", "我的申请", "谢谢"):
+        for user in users:
+            assert (await web_only.wecom.text(user, text)).accepted
+    runners = [TurnRunner(web_only.app[keys.DISPATCHER], slots=2, batch=10),
+               TurnRunner(await second_dispatcher(web_only), slots=2, batch=10)]
+    ran = await asyncio.gather(*(runner.run_all() for runner in runners))
+    await web_only.settle()
+    assert sum(ran) >= len(users)                 # batches: each poll takes every user once
+    for user in users:
+        replies = web_only.fake.read(user)
+        assert len(replies) == 3, (user, replies)
+        assert "办事" in replies[0] or "可以" in replies[0]    # 帮助 answered first
+    assert await InboundEvent.exclude(status="done").count() == 0
+
+
 async def test_a_failing_turn_waits_for_the_recovery_job_and_holds_back_later_messages(
         web_only: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     dispatcher = web_only.app[keys.DISPATCHER]

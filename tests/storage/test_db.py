@@ -61,3 +61,12 @@ async def test_processes_started_together_on_a_new_database_all_start(
     failures = [err.decode() for p, (_, err) in zip(processes, results, strict=True)
                 if p.returncode != 0]
     assert failures == []
+
+
+def test_the_postgresql_pool_size_is_ten_unless_the_url_says_otherwise() -> None:
+    from storage.db import tortoise_config
+
+    def pool(url: str) -> int:
+        return int(tortoise_config(url)["connections"]["default"]["credentials"]["maxsize"])
+    assert pool("postgres://campusbot@db:5432/campusbot") == 10
+    assert pool("postgres://campusbot@db:5432/campusbot?maxsize=25") == 25   # docs/operations.md

@@ -45,8 +45,11 @@ from tests.fakes.wecom_users import (
 from tests.processes import Processes, processes, wecom_env
 
 DEMO_DIRECTORY = resources.files("storage").joinpath("demo_directory.toml").read_text("utf-8")
-PACING = Pacing(think=(0.05, 0.3), start_within=1.0, reply_timeout=60.0, tap_think=(0.05, 0.3),
-                settle=1.0)
+# A reply may take over a minute under 30 % API failures: a message failing ten times in a row
+# (each try may also need a new token, which can fail too) is retried after 60 s by then
+# (bot/sender.RETRY_DELAYS). The figures that matter — lost, doubled, order — do not depend on it.
+PACING = Pacing(think=(0.05, 0.3), start_within=1.0, reply_timeout=150.0,
+                tap_think=(0.05, 0.3), settle=1.0)
 
 
 @pytest.fixture

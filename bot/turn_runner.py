@@ -95,10 +95,7 @@ class TurnRunner:
 
     async def _turns(self, batch: list[Accepted]) -> None:
         try:
-            if len(batch) == 1:
-                await self.dispatcher.process(batch[0])
-            else:
-                await self.dispatcher.process_batch(batch)
+            await self.dispatcher.process_batch(batch)
         except asyncio.CancelledError:
             raise
         except Exception:  # the database is away: the events wait and a later poll takes them

@@ -3,9 +3,11 @@ an applicant waiting for a missing approver is pointed at the office, not at a s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
@@ -54,34 +56,40 @@ async def test_the_short_guide_marks_a_sample_contact(sim: Sim) -> None:
         assert "（示例）" in handled_line(await sim.text(TEACHER, question)), question
 
 
-async def test_the_schools_own_contact_is_not_marked(
-        settings_factory: Callable[..., Settings], clock: FixedClock, database_url: str,
-        tmp_path: Path) -> None:
-    school = tmp_path / "contacts.toml"
-    school.write_text(SCHOOL, encoding="utf-8")
-    await wipe_database(database_url)
-    app = create_app(settings_factory(flows={"overrides": str(school)}), clock=clock,
-                     background=False)
-    async with TestClient(TestServer(app)) as client:
-        sim = Sim(client, clock)
+SchoolServer = Callable[[str, str], AbstractAsyncContextManager[Sim]]
+
+
+@pytest.fixture
+def school_server(settings_factory: Callable[..., Settings], clock: FixedClock,
+                  database_url: str, tmp_path: Path) -> SchoolServer:
+    """`school_server(setting, text)`: a running server on a fresh database whose setting
+    ("section.key") names a file holding `text`."""
+    @asynccontextmanager
+    async def start(setting: str, text: str) -> AsyncIterator[Sim]:
+        section, key = setting.split(".")
+        school = tmp_path / f"{section}.toml"
+        school.write_text(text, encoding="utf-8")
+        await wipe_database(database_url)
+        app = create_app(settings_factory(**{section: {key: str(school)}}), clock=clock,
+                         background=False)
+        async with TestClient(TestServer(app)) as client:
+            yield Sim(client, clock)
+    return start
+
+
+async def test_the_schools_own_contact_is_not_marked(school_server: SchoolServer) -> None:
+    async with school_server("flows.overrides", SCHOOL) as sim:
         line = handled_line(await sim.text(TEACHER, "教职工请销假审批怎么办理"))
         assert "劳资科" in line and "示例" not in line
         assert "（示例）" in handled_line(await sim.text(TEACHER, "IT报修怎么办理"))
 
 
 async def test_an_applicant_waiting_for_an_approver_is_not_given_a_sample_phone(
-        settings_factory: Callable[..., Settings], clock: FixedClock, database_url: str,
-        tmp_path: Path) -> None:
-    # a school without 后勤基建处 and its repair staff: nobody at all can take a repair
-    directory = tmp_path / "directory.toml"
-    directory.write_text(SMALL_SCHOOL, encoding="utf-8")
-    await wipe_database(database_url)
-    settings = settings_factory(directory={"file": str(directory)})
-    app = create_app(settings, clock=clock, background=False)
+        school_server: SchoolServer) -> None:
     repair = {d.name: d for d in read_flow_files(DEFAULT_CATALOG)[0]}["后勤报修流程"]
     assert repair.contact.sample
-    async with TestClient(TestServer(app)) as client:
-        sim = Sim(client, clock)
+    # a school without 后勤基建处 and its repair staff: nobody at all can take a repair
+    async with school_server("directory.file", SMALL_SCHOOL) as sim:
         await fill_in(sim, repair, "t1")
         submitted = await sim.text("t1", "确认")
     assert "已提交《后勤报修流程》" in submitted and "暂时找不到办理人" in submitted

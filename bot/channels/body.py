@@ -12,7 +12,10 @@ from aiohttp import web
 BODY_SECONDS = 10.0
 
 
-class BodyRefused(Exception):
+class Refused(Exception):
+    """A callback refused with an HTTP `status` (its body here, or whatever else the channel's
+    callback checks); `reason` is for the log."""
+
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
@@ -21,7 +24,7 @@ class BodyRefused(Exception):
 
 async def read_body(request: web.Request, limit: int, seconds: float = BODY_SECONDS) -> bytes:
     if request.content_length is not None and request.content_length > limit:
-        raise BodyRefused(413, "body too large")
+        raise Refused(413, "body too large")
     body = b""
     try:
         async with asyncio.timeout(seconds):
@@ -31,7 +34,7 @@ async def read_body(request: web.Request, limit: int, seconds: float = BODY_SECO
                     break
                 body += chunk
     except TimeoutError:
-        raise BodyRefused(408, "body not received in time") from None
+        raise Refused(408, "body not received in time") from None
     if len(body) > limit:
-        raise BodyRefused(413, "body too large")
+        raise Refused(413, "body too large")
     return body

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot import keys, metrics
-from bot.channels.body import BodyRefused, read_body
+from bot.channels.body import Refused, read_body
 from bot.channels.dingtalk import signing
 from bot.channels.dingtalk.receiver import Receiver, count
 from bot.clock import Clock
@@ -44,7 +44,7 @@ class HttpCallback:
             return _refuse(request, exc.status, str(exc))
         try:
             body = await read_body(request, MAX_BODY)
-        except BodyRefused as refused:
+        except Refused as refused:
             return _refuse(request, refused.status, refused.reason)
         try:
             data = json.loads(body)

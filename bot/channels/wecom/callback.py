@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot import keys, metrics
-from bot.channels.body import BODY_SECONDS, BodyRefused, read_body
+from bot.channels.body import BODY_SECONDS, Refused, read_body
 from bot.channels.wecom import taps
 from bot.channels.wecom.crypto import CryptoError, ReceiveIdError, SignatureError, WecomCrypto
 from bot.channels.wecom.messages import (
@@ -51,13 +51,6 @@ ACCEPT_DEADLINE = 0.8         # WeCom expects the echo within 1 s; an event answ
 DRAIN_SECONDS = 10.0
 
 
-class Rejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
 class WecomCallback:
     def __init__(self, settings: WecomSettings, clock: Clock) -> None:
         self.crypto = WecomCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
@@ -73,8 +66,8 @@ class WecomCallback:
             echostr = _param(request, "echostr")
             self._verify(signature, timestamp, nonce, echostr)
             plain = self.crypto.decrypt(echostr)
-        except Rejected as rejected:
-            return _refuse(request, rejected)
+        except Refused as refused:
+            return _refuse(request, refused)
         except CryptoError as exc:
             return _refuse(request, _crypto_rejection(exc))
         except Exception:  # bad input must never become a 5xx
@@ -88,8 +81,8 @@ class WecomCallback:
         started = time.perf_counter()
         try:
             message = await self._read(request)
-        except Rejected as rejected:
-            return _refuse(request, rejected)
+        except Refused as refused:
+            return _refuse(request, refused)
         except Exception:  # bad input must never become a 5xx, whatever it trips over
             log.warning("WeCom callback: unreadable request refused", exc_info=True)
             return _counted(web.Response(status=400))
@@ -125,16 +118,13 @@ class WecomCallback:
 
     async def _read(self, request: web.Request) -> WecomMessage:
         signature, timestamp, nonce = self._signed_query(request)
-        try:
-            body = await read_body(request, MAX_BODY, self.body_seconds)
-        except BodyRefused as refused:
-            raise Rejected(refused.status, refused.reason) from None
+        body = await read_body(request, MAX_BODY, self.body_seconds)
         try:
             envelope = parse_envelope(body)
             self._verify(signature, timestamp, nonce, envelope.encrypt)
             return parse_message(self.crypto.decrypt(envelope.encrypt))
         except MessageError as exc:
-            raise Rejected(400, f"malformed XML ({exc})") from None
+            raise Refused(400, f"malformed XML ({exc})") from None
         except CryptoError as exc:
             raise _crypto_rejection(exc) from None
 
@@ -143,16 +133,16 @@ class WecomCallback:
         timestamp = _param(request, "timestamp")
         nonce = _param(request, "nonce")
         if not timestamp.isdigit():
-            raise Rejected(400, "timestamp is not a number")
+            raise Refused(400, "timestamp is not a number")
         if abs(self.clock.now().timestamp() - int(timestamp)) > FRESHNESS_SECONDS:
-            raise Rejected(403, "stale timestamp")
+            raise Refused(403, "stale timestamp")
         return signature, timestamp, nonce
 
     def _verify(self, signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
         try:
             self.crypto.verify(signature, timestamp, nonce, encrypt)
         except SignatureError:
-            raise Rejected(403, "bad signature") from None
+            raise Refused(403, "bad signature") from None
 
     def _dispatcher(self) -> Dispatcher:
         assert self.dispatcher is not None, "callbacks arrive only after start-up"
@@ -167,22 +157,22 @@ class WecomCallback:
 def _param(request: web.Request, name: str) -> str:
     value = request.query.get(name, "")
     if not value or len(value) > MAX_PARAM:
-        raise Rejected(400, f"query parameter {name} missing or too long")
+        raise Refused(400, f"query parameter {name} missing or too long")
     return value
 
 
-def _crypto_rejection(exc: CryptoError) -> Rejected:
+def _crypto_rejection(exc: CryptoError) -> Refused:
     if isinstance(exc, SignatureError):
-        return Rejected(403, "bad signature")
+        return Refused(403, "bad signature")
     if isinstance(exc, ReceiveIdError):
-        return Rejected(403, "encrypted for another corp")
-    return Rejected(400, f"undecryptable ({exc})")
+        return Refused(403, "encrypted for another corp")
+    return Refused(400, f"undecryptable ({exc})")
 
 
-def _refuse(request: web.Request, rejected: Rejected) -> web.Response:
-    log.warning("WeCom callback refused with %d from %s: %s", rejected.status,
-                request.remote, rejected.reason)
-    return _counted(web.Response(status=rejected.status))
+def _refuse(request: web.Request, refused: Refused) -> web.Response:
+    log.warning("WeCom callback refused with %d from %s: %s", refused.status,
+                request.remote, refused.reason)
+    return _counted(web.Response(status=refused.status))
 
 
 _RESULTS = {400: "bad_request", 403: "forbidden", 408: "too_slow", 413: "too_large",

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.channels.body import BodyRefused, read_body
+from bot.channels.body import Refused, read_body
 
 LIMIT = 1000
 
@@ -19,7 +19,7 @@ LIMIT = 1000
 async def echo_length(request: web.Request) -> web.Response:
     try:
         body = await read_body(request, LIMIT, seconds=0.5)
-    except BodyRefused as refused:
+    except Refused as refused:
         return web.Response(status=refused.status)
     return web.Response(text=str(len(body)))
 

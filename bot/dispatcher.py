@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,7 +45,7 @@ from storage.conversations import save_conversation
 from storage.directory import PersonInfo
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN, ConcurrentUpdate
 from storage.transactions import transaction
-from storage.turns import open_turn
+from storage.turns import TurnState, open_turn, open_turns
 
 log = logging.getLogger("campusbot.dispatch")
 
@@ -109,6 +109,22 @@ class TurnResult:
     failed: bool = False
     #: turns run, including the user's older events run first
     turns: int = 0
+
+
+@dataclass
+class BatchWrites:
+    """What the turns of a batch write last, gathered and written once at the batch's end:
+    their outbox rows (in turn order, so each user's stay in order) in one INSERT and their
+    events marked done in one UPDATE. An event another process finished meanwhile fails the
+    whole batch (`ConcurrentUpdate`), which then runs turn by turn."""
+
+    messages: list[outbox.NewMessage] = field(default_factory=list)
+    events: list[int] = field(default_factory=list)
+
+    async def flush(self, now: datetime) -> None:
+        await outbox.enqueue_many(self.messages, now)
+        if await inbound.mark_processed_many(self.events, now) != len(self.events):
+            raise ConcurrentUpdate(f"inbound events {self.events}")
 
 
 class Dispatcher:
@@ -246,14 +262,18 @@ class Dispatcher:
         return ran.event_id, ran.turn, ran.more
 
     async def _turn(self, user_id: str, person: PersonInfo | None, accepted: Accepted | None,
-                    now: datetime, *, exclusive: bool) -> Ran:
-        """The turn of the user's oldest waiting event, inside the caller's transaction."""
+                    now: datetime, *, exclusive: bool, batch: BatchWrites | None = None,
+                    state: TurnState | None = None) -> Ran:
+        """The turn of the user's oldest waiting event, inside the caller's transaction; with
+        `batch`, its outbox rows and its event's mark wait there for the batch's end; `state`
+        is what the turn reads, when the batch read it already (`open_turns`)."""
         # the conversation lock serialises this user's turns across processes; under it,
         # the oldest waiting event is the one to run (never a later one before it). It is
         # the person's: their accounts on several channels share one conversation. One
         # statement reads it with the event and the active application (storage/turns.py).
-        state = await open_turn(person.id if person else user_id, user_id, now,
-                                exclusive=exclusive)
+        if state is None:
+            state = await open_turn(person.id if person else user_id, user_id, now,
+                                    exclusive=exclusive)
         conversation, head = state.conversation, state.head
         if head is None:
             raise NothingToRun
@@ -273,12 +293,17 @@ class Dispatcher:
                     conversation.last_channel = incoming.channel
                 await self.handlers.handle(turn, conversation, incoming)
             await save_conversation(conversation, now)
-            await self.write_outbox(turn)
+            messages = await self.outbox_messages(turn)
+            if batch is None:
+                await outbox.enqueue_many(messages, now)
         except RETRY_TURN:
             raise
         except Exception as exc:
             raise TurnError(head.id) from exc
-        if not await inbound.mark_processed(head.id, now):
+        if batch is not None:
+            batch.messages.extend(messages)
+            batch.events.append(head.id)
+        elif not await inbound.mark_processed(head.id, now):
             raise ConcurrentUpdate(f"inbound event {head.id}")
         return Ran(head.id, turn, state.more, incoming)
 
@@ -339,15 +364,25 @@ class Dispatcher:
             return set()
         now = self.clock.now()
         results: list[tuple[Accepted, Ran | None]] = []
+        writes = BatchWrites()
+        keys = [person.id if person else a.incoming.user_id
+                for a, person in zip(batch, people, strict=True)]
+        # one read for all; a person with two accounts in the batch: the second turn reads
+        # after the first wrote
+        read = {key: accepted.incoming.user_id for key, accepted in zip(keys, batch, strict=True)
+                if keys.count(key) == 1}
         try:
             async with transaction():
+                states = await open_turns(list(read.items()), now)
                 for accepted, person in zip(batch, people, strict=True):
                     user_id = accepted.incoming.user_id
                     try:
-                        ran = await self._turn(user_id, person, accepted, now, exclusive=False)
+                        ran = await self._turn(user_id, person, accepted, now, exclusive=False,
+                                               batch=writes, state=states.get(user_id))
                     except NothingToRun:
                         ran = None
                     results.append((accepted, ran))
+                await writes.flush(now)
         except Exception as exc:
             log.info("batch of %d turns rolled back (%s); running them one by one",
                      len(batch), type(exc).__name__)
@@ -385,16 +420,20 @@ class Dispatcher:
         return False
 
     async def write_outbox(self, turn: Turn) -> None:
-        """Queue the turn's messages: replies on the channel the user wrote from, pushes where
-        each recipient is reached (`People.channel_for`)."""
+        await outbox.enqueue_many(await self.outbox_messages(turn), turn.now)
+
+    async def outbox_messages(self, turn: Turn) -> list[outbox.NewMessage]:
+        """The turn's messages as outbox rows: replies on the channel the user wrote from,
+        pushes where each recipient is reached (`People.channel_for`)."""
         channels: dict[str, str] = {turn.user.id: turn.channel}
         messages = []
         for item in turn.outgoing:
             if item.to not in channels:
                 channels[item.to] = await self.people.channel_for(item.to)
             messages.append(outbox.NewMessage(channels[item.to], item.to,
-                                              item.message.payload(), item.dedupe_key))
-        await outbox.enqueue_many(messages, turn.now, turn.id)
+                                              item.message.payload(), item.dedupe_key,
+                                              turn.id))
+        return messages
 
     async def run_system_turn(self, action: Callable[[Turn], object]) -> None:
         """A turn not caused by a user (expiry, reminders): same transaction and outbox rules."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -82,6 +83,21 @@ async def mark_processed(event_id: int, now: datetime) -> bool:
         [*db_values(InboundEvent, ("processed_at", "id"), {"processed_at": now,
                                                            "id": event_id})])
     return changed == 1
+
+
+async def mark_processed_many(event_ids: Sequence[int], now: datetime) -> int:
+    """Mark several events done in one statement; how many were still waiting (fewer than
+    asked: another worker finished some, and the caller's effects must roll back)."""
+    if not event_ids:
+        return 0
+    db = client()
+    m = marks(len(event_ids) + 1, postgres(db))
+    changed, _ = await db.execute_query(
+        f"UPDATE inbound_events SET status = 'done', processed_at = {m[0]} "
+        f"WHERE id IN ({', '.join(m[1:])}) AND status = 'received'",
+        [InboundEvent._meta.fields_map["processed_at"].to_db_value(now, InboundEvent),
+         *event_ids])
+    return int(changed)
 
 
 async def record_failure(event_id: int, now: datetime, *, next_try_at: datetime | None) -> int:

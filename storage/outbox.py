@@ -52,6 +52,8 @@ class NewMessage(NamedTuple):
     user_id: str
     payload: dict[str, Any]
     dedupe_key: str | None = None
+    #: the turn that wrote it (when several turns' messages go in one statement)
+    turn_id: str | None = None
 
 
 _INSERTED = ("channel", "user_id", "payload", "status", "attempts", "next_try_at",
@@ -60,8 +62,9 @@ _INSERTED = ("channel", "user_id", "payload", "status", "attempts", "next_try_at
 
 async def enqueue_many(messages: Sequence[NewMessage], now: datetime,
                        turn_id: str | None = None) -> None:
-    """Queue a turn's messages, in order, in one statement; a message whose `dedupe_key` was
-    queued before is left out (the effect already exists)."""
+    """Queue messages — a turn's, or a batch of turns' — in order, in one statement; a message
+    whose `dedupe_key` was queued before is left out (the effect already exists). A message's
+    own `turn_id` goes before `turn_id`."""
     if not messages:
         return
     db = connections.get("default")
@@ -72,7 +75,7 @@ async def enqueue_many(messages: Sequence[NewMessage], now: datetime,
         values.extend(db_values(OutboxMessage, _INSERTED, {
             "channel": message.channel, "user_id": message.user_id,
             "payload": message.payload, "status": "pending", "attempts": 0,
-            "next_try_at": now, "created_at": now, "turn_id": turn_id,
+            "next_try_at": now, "created_at": now, "turn_id": message.turn_id or turn_id,
             "dedupe_key": message.dedupe_key, "last_error": ""}))
         groups.append("(" + ", ".join(_marks(len(_INSERTED), is_postgres,
                                               len(values) - len(_INSERTED))) + ")")

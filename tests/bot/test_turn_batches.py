@@ -40,8 +40,50 @@ async def test_several_users_turns_share_one_commit_and_each_is_answered(
     for user in USERS:
         assert "开始办理" in "\n".join(await texts_to(user)), user
     assert await InboundEvent.filter(status="done").count() == len(USERS)
-    # one BEGIN and one COMMIT for all five turns (one each would be ten)
+    # one BEGIN and one COMMIT for all five turns (one each would be ten), their new
+    # conversations created in one INSERT and what they read in two SELECTs (before and after),
+    # their replies queued in one INSERT and their events marked done in one UPDATE
     assert counted.sql.count("<begin>") == counted.sql.count("<commit>") == 1, counted.sql
+    assert sum(q.startswith("INSERT INTO conversations") for q in counted.sql) == 1, counted.sql
+    assert sum("FROM conversations" in q or "FROM wanted" in q for q in counted.sql) == 2, \
+        counted.sql
+    assert sum(q.startswith("INSERT INTO outbox") for q in counted.sql) == 1, counted.sql
+    assert sum(q.startswith("UPDATE inbound_events") for q in counted.sql) == 1, counted.sql
+    # their next messages: the conversations exist, one SELECT reads all five
+    batch = [await accept(dispatcher, user, "病假", f"k2-{user}") for user in USERS]
+    with count_queries() as counted:
+        await dispatcher.process_batch(batch)
+    for user in USERS:
+        assert "（2/" in (await texts_to(user))[-1], user   # the form's second question
+    assert sum("FROM conversations" in q or "FROM wanted" in q for q in counted.sql) == 1, \
+        counted.sql
+
+
+async def test_an_event_finished_elsewhere_during_a_batch_is_not_answered_twice(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process ran one user's event while the batch was running it (on PostgreSQL the
+    batch read the event before that process committed): the batch must not commit a second
+    answer. Played here inside the batch's transaction: the first time the user's turn runs,
+    the other process's answer is queued and the event marked done."""
+    dispatcher = client.app[keys.DISPATCHER]
+    handle = dispatcher.handlers.handle
+    raced: list[str] = []
+
+    async def finished_elsewhere(turn: Any, conversation: Any, incoming: Incoming) -> None:
+        if incoming.user_id == "vp_wu" and not raced:
+            raced.append(incoming.user_id)
+            await OutboxMessage.create(channel="sim", user_id="vp_wu",
+                                       payload={"type": "text", "text": "另一进程的回复"},
+                                       next_try_at=turn.now, created_at=turn.now)
+            await InboundEvent.filter(user_id="vp_wu").update(status="done")
+        await handle(turn, conversation, incoming)
+    monkeypatch.setattr(dispatcher.handlers, "handle", finished_elsewhere)
+    batch = [await accept(dispatcher, user, "帮助", f"k-{user}") for user in USERS]
+    await dispatcher.process_batch(batch)
+    assert raced == ["vp_wu"]
+    for user in USERS:
+        assert len(await texts_to(user)) == 1, (user, await texts_to(user))
+    assert await InboundEvent.filter(status="done").count() == len(USERS)
 
 
 async def test_a_failing_turn_in_a_batch_costs_the_others_nothing(

@@ -39,7 +39,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from bot import metrics
-from bot.channels.base import DELIVERING, Channel, DeliveryError
+from bot.channels.base import DELIVERING, Channel, DeliveryError, PreparesDeliveries
 from bot.clock import Clock
 from storage import outbox
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN
@@ -271,7 +271,23 @@ class OutboxSender:
             return []
         # what each user was sent in the last minute (the rate limit), for all lanes at once
         recent = await outbox.sent_counts(list(lanes), self.clock.now() - timedelta(minutes=1))
+        await self._prepare(lanes)
         return [Lane(messages, recent.get(key, 0)) for key, messages in lanes.items()]
+
+    async def _prepare(self, lanes: dict[tuple[str, str], list[OutboxMessage]]) -> None:
+        """Let each channel read what its deliveries need for all lanes at once; if that
+        fails, each delivery reads its own."""
+        by_channel: dict[str, dict[str, list[int]]] = {}
+        for (channel, user), messages in lanes.items():
+            by_channel.setdefault(channel, {})[user] = [m.id for m in messages]
+        for name, claimed in by_channel.items():
+            channel = self.channels[name]
+            if isinstance(channel, PreparesDeliveries):
+                try:
+                    await channel.prepare(claimed)
+                except Exception:
+                    log.warning("preparing %d deliveries on %s failed", len(claimed), name,
+                                exc_info=True)
 
     # ---- one user's run ---------------------------------------------------------------------
     async def _deliver_lane(self, lane: Lane) -> int:

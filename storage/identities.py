@@ -68,15 +68,23 @@ async def all_links() -> dict[tuple[str, str], str]:
     return {(str(channel), str(account)): str(person) for channel, account, person in rows}
 
 
+def address_sql(channel: str, person: str) -> str:
+    """The SQL expression for a person's account on a channel: the newest link, else their
+    directory id. `channel` and `person` are SQL (placeholders or columns); the outbox reads
+    it with a delivery's other facts (`outbox.delivery_views`)."""
+    return (f"COALESCE((SELECT external_id FROM identities WHERE channel = {channel} "
+            f"AND person_id = {person} ORDER BY updated_at DESC, id DESC LIMIT 1), {person})")
+
+
 async def address(channel: str, person_id: str) -> str:
-    """The person's account on `channel` (the newest link), else their directory id (the same
-    rule as `outbox.delivery_view`, which reads it with a delivery's other facts)."""
-    db = client()   # a fixed statement: every delivery asks it
-    m = marks(2, postgres(db))
-    rows = await db.execute_query_dict(
-        f"SELECT external_id FROM identities WHERE channel = {m[0]} AND person_id = {m[1]} "
-        "ORDER BY updated_at DESC, id DESC LIMIT 1", [channel, person_id])
-    return str(rows[0]["external_id"]) if rows else person_id
+    """The person's account on `channel` (`address_sql`)."""
+    db = client()   # a fixed statement: every delivery of some channels asks it
+    is_postgres = postgres(db)
+    m = marks(2, is_postgres, numbered=True)
+    person = f"{m[1]}::text" if is_postgres else m[1]
+    rows = await db.execute_query_dict(f"SELECT {address_sql(m[0], person)} AS address",
+                                       [channel, person_id])
+    return str(rows[0]["address"])
 
 
 async def accounts_of(person_id: str) -> dict[str, str]:

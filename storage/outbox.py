@@ -21,6 +21,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from storage import identities
 from storage.models import OutboxMessage
 from storage.sql import db_values, marks
 from storage.transactions import transaction
@@ -267,29 +268,43 @@ class DeliveryView(NamedTuple):
 
 async def delivery_view(channel: str, user_id: str, since: datetime) -> DeliveryView:
     """The user's messages being delivered ('sending') and those sent since `since`, oldest
-    first, and their account on `channel` (`identities.address`), in one fixed statement:
-    every delivery asks this (see the WeCom channel's limits)."""
+    first, and their account on `channel` (`identities.address_sql`), in one statement."""
+    return (await delivery_views(channel, [user_id], since, sending=True))[user_id]
+
+
+async def delivery_views(channel: str, user_ids: Sequence[str], since: datetime, *,
+                         sending: bool = False) -> dict[str, DeliveryView]:
+    """`delivery_view` of several users in one statement (the sender reads them for all the
+    users of a claim at once); with `sending` False only what was sent since `since`."""
+    if not user_ids:
+        return {}
     db = connections.get("default")
     postgres = db.capabilities.dialect == "postgres"
-    m = marks(6, postgres)
+    people = sorted(set(user_ids))
+    m = marks(len(people) + 2, postgres, numbered=True)
+    cast = "::text" if postgres else ""
+    wanted = ", ".join(f"({mark}{cast})" for mark in m[2:])
+    status = ("(o.status = 'sending' OR (o.status = 'sent' AND o.sent_at >= {since}))"
+              if sending else "o.status = 'sent' AND o.sent_at >= {since}").format(since=m[1])
     fields = OutboxMessage._meta.fields_map
     rows = await db.execute_query_dict(
-        f"SELECT a.address, o.id, o.status, o.payload, o.sent_at FROM (SELECT COALESCE(("
-        f"SELECT external_id FROM identities WHERE channel = {m[0]} AND person_id = {m[1]} "
-        f"ORDER BY updated_at DESC, id DESC LIMIT 1), {m[2]}) AS address) AS a "
-        f"LEFT JOIN {OutboxMessage._meta.db_table} AS o ON o.user_id = {m[3]} "
+        f"WITH wanted (person) AS (VALUES {wanted}) "
+        f"SELECT w.person, {identities.address_sql(m[0], 'w.person')} AS address, "
+        "o.id, o.status, o.payload, o.sent_at FROM wanted AS w "
+        f"LEFT JOIN {OutboxMessage._meta.db_table} AS o ON o.user_id = w.person "
         # "+channel" on SQLite (no statistics), which would otherwise read the channel index —
         # every message ever sent on the channel — instead of the user's
-        f"AND {'o.channel' if postgres else '+o.channel'} = {m[4]} "
-        f"AND (o.status = 'sending' OR (o.status = 'sent' AND o.sent_at >= {m[5]})) "
+        f"AND {'o.channel' if postgres else '+o.channel'} = {m[0]} AND {status} "
         "ORDER BY o.id",
-        [channel, user_id, user_id, user_id, channel,
-         fields["sent_at"].to_db_value(since, OutboxMessage)])
+        [channel, fields["sent_at"].to_db_value(since, OutboxMessage), *people])
     sent_at = fields["sent_at"]
-    recent = [Recent(int(row["id"]), row["status"], row["payload"],
-                     sent_at.to_python_value(row["sent_at"])) for row in rows
-              if row["id"] is not None]
-    return DeliveryView(recent, str(rows[0]["address"]))
+    views: dict[str, DeliveryView] = {}
+    for row in rows:
+        view = views.setdefault(row["person"], DeliveryView([], str(row["address"])))
+        if row["id"] is not None:
+            view.recent.append(Recent(int(row["id"]), row["status"], row["payload"],
+                                      sent_at.to_python_value(row["sent_at"])))
+    return views
 
 
 async def sent_since(channel: str, user_id: str, since: datetime) -> int:

@@ -26,9 +26,14 @@ def postgres(db: BaseDBAsyncClient) -> bool:
     return db.capabilities.dialect == "postgres"
 
 
-def marks(count: int, is_postgres: bool, start: int = 0) -> list[str]:
-    """Placeholders: $1, $2 … on PostgreSQL, ? on SQLite."""
-    return [f"${start + n + 1}" if is_postgres else "?" for n in range(count)]
+def marks(count: int, is_postgres: bool, start: int = 0, *,
+          numbered: bool = False) -> list[str]:
+    """Placeholders: $1, $2 … on PostgreSQL, ? on SQLite (?1, ?2 … when `numbered`: a
+    statement that uses a value twice)."""
+    if is_postgres or numbered:
+        mark = "$" if is_postgres else "?"
+        return [f"{mark}{start + n + 1}" for n in range(count)]
+    return ["?"] * count
 
 
 def db_values(model: type[Model], names: Sequence[str], values: dict[str, Any]) -> list[Any]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # at run time the config imports the registry, not the other way round
     from aiohttp import web
@@ -68,6 +68,16 @@ class Channel(Protocol):
     async def send(self, user_id: str, payload: dict[str, Any]) -> None:
         """Deliver `payload` to the person whose directory id is `user_id`, at their account
         on this channel. Raise DeliveryError (retryable or not) when it did not go out."""
+
+
+@runtime_checkable
+class PreparesDeliveries(Protocol):
+    """A channel that reads what its deliveries need for all the users of a claim at once."""
+
+    async def prepare(self, claimed: dict[str, list[int]]) -> None:
+        """The sender is about to deliver these outbox rows (row ids by person, in order):
+        read what `send` will need for each of them, in one query, and use it for exactly
+        those rows (a row delivered later, after a retry, reads afresh)."""
 
 
 #: fetch and store a user the directory does not know yet (their first message); None when

@@ -46,6 +46,8 @@ DUPLICATE_CHECK_MIN = 1800        # covers every outbox retry of one row (< 15 m
 DUPLICATE_CHECK_SPREAD = 12601    # + up to 12600 s, so at most WeCom's 4 h
 MEDIA_LIFETIME = timedelta(days=3) - timedelta(hours=6)
 CODE_TRIES = 4
+#: prepared deliveries kept at most (`prepare`)
+PREPARED_MAX = 10_000
 CHOICES = "choices"
 #: WeCom's answer to a task_id that is malformed or was used before in the app
 INVALID_TASK_ID = 42014
@@ -66,13 +68,38 @@ class WecomChannel:
         self._media: dict[str, tuple[str, datetime]] = {}
         #: weights of sent rows of this database (their ids are its ids)
         self._weights = limits.Weights()
+        #: what the sender's last claims read for their rows (`prepare`), by person
+        self._prepared: dict[str, _Prepared] = {}
 
     async def close(self) -> None:
         await self.client.close()
 
+    async def prepare(self, claimed: dict[str, list[int]]) -> None:
+        """Each person's last hour and account, for all the sender's claimed rows at once."""
+        views = await outbox.delivery_views(NAME, list(claimed),
+                                            self.clock.now() - timedelta(hours=1))
+        if len(self._prepared) > PREPARED_MAX:  # rows released untried and never claimed here
+            self._prepared.clear()
+        for person, rows in claimed.items():
+            self._prepared[person] = _Prepared(views[person], set(rows))
+
+    def _take_prepared(self, user_id: str) -> outbox.DeliveryView | None:
+        """The view `prepare` read for the row being delivered, if it did."""
+        delivering, prepared = DELIVERING.get(), self._prepared.get(user_id)
+        if delivering is None or prepared is None or delivering not in prepared.rows:
+            return None
+        prepared.rows.discard(delivering)
+        if not prepared.rows:
+            del self._prepared[user_id]
+        return prepared.view
+
     async def send(self, user_id: str, payload: dict[str, Any]) -> None:
         now = self.clock.now()
-        nonce, sent, account = await _outbox_state(user_id, payload, now, self._weights)
+        view = self._take_prepared(user_id)
+        if view is None:
+            view = await outbox.delivery_view(NAME, user_id, now - timedelta(hours=1))
+        nonce, sent = _limits_state(view, payload, self._weights)
+        account = view.address
         if not limits.room_for(payload, sent, now, per_minute=self.per_minute):
             raise DeliveryError("已到企业微信对单个成员的发送上限（每分钟 30 条、每小时 1000 条），"
                                 "稍后再发", retryable=True, transient=True)
@@ -96,6 +123,8 @@ class WecomChannel:
                                 transient=exc.transient) from None
         except cards.CardError as exc:
             raise DeliveryError(f"card: {exc}", retryable=False) from None
+        if nonce is not None and user_id in self._prepared:  # the lane's next rows count it
+            view.recent.append(outbox.Recent(nonce, "sent", payload, self.clock.now()))
 
     # ---- message/send ---------------------------------------------------------------------
     async def _send(self, to: _Recipient, msgtype: str,
@@ -249,11 +278,17 @@ class _Recipient:
     nonce: int | None
 
 
-async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime,
-                        weights: limits.Weights) -> tuple[
-        int | None, list[tuple[int, datetime]], str]:
-    """In one query: the id of the outbox row being delivered, what the member was sent in
-    the last hour (for the limits), and their WeCom account.
+@dataclass
+class _Prepared:
+    view: outbox.DeliveryView
+    #: the claimed rows it was read for, not delivered yet
+    rows: set[int]
+
+
+def _limits_state(view: outbox.DeliveryView, payload: dict[str, Any],
+                  weights: limits.Weights) -> tuple[int | None, list[tuple[int, datetime]]]:
+    """The id of the outbox row being delivered, and the (weight, sent at) of what the member
+    was sent in the last hour (for the limits).
 
     The outbox sender names the row it delivers (`DELIVERING`). Otherwise the row is known
     when it is unambiguous: the only row of this user in 'sending' with exactly
@@ -261,12 +296,10 @@ async def _outbox_state(user_id: str, payload: dict[str, Any], now: datetime,
     replicas) either could be this one, and two sends sharing an id would make WeCom drop the
     second: then, and outside the sender, no duplicate check — losing a message is worse than
     showing one twice."""
-    view = await outbox.delivery_view(NAME, user_id, now - timedelta(hours=1))
     rows = view.recent
     sent = [(weights.of(r.id, r.decoded), r.sent_at) for r in rows
             if r.status == "sent" and r.sent_at is not None]
-    # issue 9: the sender names the row it delivers; the lookup is for callers outside it
     if (delivering := DELIVERING.get()) is not None:
-        return delivering, sent, view.address
+        return delivering, sent
     matching = [r.id for r in rows if r.status == "sending" and r.decoded() == payload]
-    return (matching[0] if len(matching) == 1 else None), sent, view.address
+    return (matching[0] if len(matching) == 1 else None), sent

@@ -15,6 +15,7 @@ from storage import outbox
 from storage.models import OutboxMessage
 from tests.bot.channels.wecom.conftest import Bot, card_row
 from tests.bot.channels.wecom.test_approval import HEAD, TEACHER, fill_leave, only_card
+from tests.query_count import count_queries
 
 
 async def queue(bot: Bot, *texts: str, user: str = TEACHER) -> None:
@@ -214,3 +215,16 @@ async def test_an_unusable_code_gives_way_to_the_cards_next_one(bot: Bot) -> Non
     await bot.settle()
     assert card.replaced[HEAD].startswith("已同意")  # with the code from message/send
     assert not any("审批卡片" in t for t in bot.fake.texts(HEAD))
+
+
+async def test_a_claims_deliveries_read_their_limits_and_accounts_in_one_query(
+        bot: Bot) -> None:
+    people = [TEACHER, HEAD, "hr_chen", "sec_liu", "vp_wu"]
+    for person in people:
+        await queue(bot, f"给{person}的第一条", f"给{person}的第二条", user=person)
+    with count_queries() as counted:
+        assert await bot.sender.deliver_due() == 10
+    for person in people:
+        assert bot.fake.texts(person) == [f"给{person}的第一条", f"给{person}的第二条"]
+    # one read of every member's last hour and account, not one per message
+    assert sum("FROM wanted" in q and "outbox" in q for q in counted.sql) == 1, counted.sql

@@ -41,9 +41,10 @@ from flows.turn import Turn
 from handlers import replies
 from handlers.router import Handlers
 from storage import inbound, outbox
-from storage.conversations import save_conversation
+from storage.conversations import save_conversation, save_conversations
 from storage.directory import PersonInfo
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN, ConcurrentUpdate
+from storage.models import Conversation
 from storage.transactions import transaction
 from storage.turns import TurnState, open_turn, open_turns
 
@@ -114,14 +115,19 @@ class TurnResult:
 @dataclass
 class BatchWrites:
     """What the turns of a batch write last, gathered and written once at the batch's end:
-    their outbox rows (in turn order, so each user's stay in order) in one INSERT and their
-    events marked done in one UPDATE. An event another process finished meanwhile fails the
-    whole batch (`ConcurrentUpdate`), which then runs turn by turn."""
+    their conversations in one UPDATE, their outbox rows (in turn order, so each user's stay
+    in order) in one INSERT and their events marked done in one UPDATE. A conversation changed
+    or an event finished by another process meanwhile fails the whole batch
+    (`ConcurrentUpdate`), which then runs turn by turn. Only a turn writes its conversation,
+    and a batch holds each person once, so no turn of the batch reads what another's waits
+    to write."""
 
+    conversations: list[Conversation] = field(default_factory=list)
     messages: list[outbox.NewMessage] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
 
     async def flush(self, now: datetime) -> None:
+        await save_conversations(self.conversations, now)
         await outbox.enqueue_many(self.messages, now)
         if await inbound.mark_processed_many(self.events, now) != len(self.events):
             raise ConcurrentUpdate(f"inbound events {self.events}")
@@ -292,15 +298,16 @@ class Dispatcher:
                 if incoming.channel != SIMULATOR:   # a tester is not the person
                     conversation.last_channel = incoming.channel
                 await self.handlers.handle(turn, conversation, incoming)
-            await save_conversation(conversation, now)
             messages = await self.outbox_messages(turn)
             if batch is None:
+                await save_conversation(conversation, now)
                 await outbox.enqueue_many(messages, now)
         except RETRY_TURN:
             raise
         except Exception as exc:
             raise TurnError(head.id) from exc
         if batch is not None:
+            batch.conversations.append(conversation)
             batch.messages.extend(messages)
             batch.events.append(head.id)
         elif not await inbound.mark_processed(head.id, now):
@@ -365,16 +372,18 @@ class Dispatcher:
         now = self.clock.now()
         results: list[tuple[Accepted, Ran | None]] = []
         writes = BatchWrites()
-        keys = [person.id if person else a.incoming.user_id
-                for a, person in zip(batch, people, strict=True)]
-        # one read for all; a person with two accounts in the batch: the second turn reads
-        # after the first wrote
-        read = {key: accepted.incoming.user_id for key, accepted in zip(keys, batch, strict=True)
-                if keys.count(key) == 1}
+        # each person once (one conversation for all their accounts): a second account's
+        # event runs on its own afterwards (it is not among the finished)
+        keys: dict[str, tuple[Accepted, PersonInfo | None]] = {}
+        for accepted, person in zip(batch, people, strict=True):
+            keys.setdefault(person.id if person else accepted.incoming.user_id,
+                            (accepted, person))
         try:
             async with transaction():
-                states = await open_turns(list(read.items()), now)
-                for accepted, person in zip(batch, people, strict=True):
+                states = await open_turns(
+                    [(key, accepted.incoming.user_id) for key, (accepted, _) in keys.items()],
+                    now)
+                for accepted, person in keys.values():
                     user_id = accepted.incoming.user_id
                     try:
                         ran = await self._turn(user_id, person, accepted, now, exclusive=False,
@@ -385,7 +394,7 @@ class Dispatcher:
                 await writes.flush(now)
         except Exception as exc:
             log.info("batch of %d turns rolled back (%s); running them one by one",
-                     len(batch), type(exc).__name__)
+                     len(keys), type(exc).__name__)
             return set()
         finished = set()
         for accepted, ran in results:

@@ -57,6 +57,8 @@ async def test_several_users_turns_share_one_commit_and_each_is_answered(
         assert "（2/" in (await texts_to(user))[-1], user   # the form's second question
     assert sum("FROM conversations" in q or "FROM wanted" in q for q in counted.sql) == 1, \
         counted.sql
+    # … and their conversations written back in one UPDATE
+    assert sum(q.startswith("UPDATE conversations") for q in counted.sql) == 1, counted.sql
 
 
 async def test_an_event_finished_elsewhere_during_a_batch_is_not_answered_twice(

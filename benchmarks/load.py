@@ -21,6 +21,9 @@ Faults, each in its own run on a fresh database:
     kill-worker   kill -9 of one worker at 30 %; restarted 3 s later
     db-restart    every connection to the database terminated (pg_terminate_backend, as a
                   restart does) at 30 % and 60 %
+    pg-restart    the PostgreSQL server itself restarted (`pg_ctlcluster … restart -m fast`:
+                  connections cut, a few seconds without a database) at 30 %; needs a local
+                  Debian cluster and the right to restart it
     api-faults    30 % of API calls fail: busy (-1), HTTP 502, timeouts (no answer for 12 s,
                   the bot waits 10 s) before or after taking effect; access tokens revoked
                   every 10 s
@@ -38,6 +41,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -73,7 +77,8 @@ AGENT_ID = 1000002
 SECRET = "load-secret"
 TOKEN = "loadCallbackToken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-FAULTS = ("none", "kill-server", "kill-worker", "db-restart", "api-faults", "slow-api")
+FAULTS = ("none", "kill-server", "kill-worker", "db-restart", "pg-restart", "api-faults",
+          "slow-api")
 DEMO = (ROOT / "storage" / "demo_directory.toml").read_text(encoding="utf-8")
 
 
@@ -195,6 +200,18 @@ async def terminate_connections(url: str) -> int:
         await connection.close()
 
 
+def restart_postgres() -> float:
+    """Restart the local PostgreSQL cluster (Debian's pg_ctlcluster, fast mode: every
+    connection is cut, the server stops and starts again); the seconds it took."""
+    clusters = sorted(Path("/etc/postgresql").glob("*/main"))
+    if not clusters or shutil.which("pg_ctlcluster") is None:
+        raise SystemExit("pg-restart needs a local Debian PostgreSQL cluster and pg_ctlcluster")
+    started = time.perf_counter()
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1].parent.name,
+                    "main", "restart", "-m", "fast"], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 # ---- one run -------------------------------------------------------------------------------
 
 @dataclass
@@ -305,6 +322,10 @@ async def inject(fault: str, expected: float, cluster: Cluster, callbacks: Wecom
         await asyncio.sleep(3)
         cluster.worker()
         injected.events.append("worker restarted")
+    elif fault == "pg-restart":
+        took = await asyncio.to_thread(restart_postgres)
+        injected.events.append(f"PostgreSQL restarted at {expected * 0.3:.0f} s "
+                               f"(down and up again in {took:.1f} s)")
     elif fault == "db-restart":
         for share in (0.3, 0.6):
             cut = await terminate_connections(database)

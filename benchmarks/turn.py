@@ -2,7 +2,7 @@
 turn, in this process, on SQLite (default) or PostgreSQL.
 
     .venv/bin/python benchmarks/turn.py [--users 200] [--database URL] [--profile out.prof]
-                                        [--top 25] [--json out.json]
+                                        [--top 25] [--json out.json] [--batch 10]
 
 Each synthetic teacher (added to the demo directory) talks through the real dispatcher and
 handlers, as the simulator's messages do: 帮助, 我要请假, the leave form's answers one by one,
@@ -81,7 +81,7 @@ async def measure(args: argparse.Namespace, settings: Settings, total: int) -> d
     examples: dict[str, list[str]] = {}
     serial = 0
     with count_queries() as counted:   # installed once: no wrapping cost inside the turns
-        for n in range(total):
+        for n in range(total if args.batch < 2 else 0):
             user = f"t{n:04d}"
             for kind, text in SCRIPT:
                 serial += 1
@@ -105,6 +105,8 @@ async def measure(args: argparse.Namespace, settings: Settings, total: int) -> d
                 trips[kind].append(counted.round_trips)
                 cpu[kind].append(spent * 1000)
                 examples.setdefault(kind, list(counted.sql))
+        if args.batch >= 2:
+            await run_batched(args, dispatcher, counted, statements, trips, cpu, examples)
     rows = {kind: {"turns": len(cpu[kind]),
                    "statements": statistics.median(statements[kind]),
                    "statements_max": max(statements[kind]),
@@ -123,6 +125,37 @@ async def measure(args: argparse.Namespace, settings: Settings, total: int) -> d
     return result
 
 
+async def run_batched(args: argparse.Namespace, dispatcher: Any, counted: Any,
+                      statements: dict[str, list[int]], trips: dict[str, list[int]],
+                      cpu: dict[str, list[float]], examples: dict[str, list[str]]) -> None:
+    """`--batch N`: groups of N users say each line of the script together, and their N turns
+    run as the server runs a burst's (`Dispatcher.process_batch`, one transaction); each
+    turn is counted as the batch's figures divided by N."""
+    serial = 0
+    for first in range(0, args.users, args.batch):
+        group = [f"t{n:04d}" for n in range(first, min(first + args.batch, args.users))]
+        for kind, text in SCRIPT:
+            batch = []
+            for user in group:
+                serial += 1
+                accepted = await dispatcher.accept(Incoming(
+                    channel="sim", user_id=user, kind="text", text=text,
+                    dedupe_key=f"b{serial}"))
+                assert accepted is not None
+                batch.append(accepted)
+            counted.reset()
+            started = time.process_time()
+            await dispatcher.process_batch(batch)
+            spent = time.process_time() - started
+            if first < args.warm_up:
+                continue
+            turns = len(batch)   # each turn of the batch counts with the batch's mean
+            statements[kind].extend([round(counted.statements / turns, 1)] * turns)
+            trips[kind].extend([round(counted.round_trips / turns, 1)] * turns)
+            cpu[kind].extend([spent * 1000 / turns] * turns)
+            examples.setdefault(kind, list(counted.sql))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=200)
@@ -134,6 +167,9 @@ def main() -> None:
                         help="users of the profiled pass (default 100)")
     parser.add_argument("--top", type=int, default=25, help="profile entries printed")
     parser.add_argument("--sql", action="store_true", help="print each kind's statements")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="turns of this many users in one transaction, as in a burst "
+                             "(default 1: each turn on its own; figures per turn)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     result = asyncio.run(run(args))

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.pacing import wait_while
 from flows.incoming import Incoming
 from storage import inbound
 from storage.models import InboundEvent
@@ -184,13 +185,7 @@ class TurnQueue:
             log.exception("background %s failed", name)
 
     async def _defer(self) -> None:
-        if self._defer_while is None:
-            return
-        loop = asyncio.get_running_loop()
-        until = loop.time() + self._max_defer
-        # polled: "arriving" includes "arrived a moment ago", which no event signals
-        while self._defer_while() and loop.time() < until:  # noqa: ASYNC110
-            await asyncio.sleep(0.001)
+        await wait_while(self._defer_while, self._max_defer)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

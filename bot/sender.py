@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from bot import metrics
 from bot.channels.base import DELIVERING, Channel, DeliveryError, PreparesDeliveries
 from bot.clock import Clock
+from bot.pacing import Interval, wait_while
 from storage import outbox
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN
 from storage.models import OutboxMessage
@@ -61,6 +62,8 @@ CONCURRENCY = 64
 #: claim (a transaction of four statements) per message cost more than the message's delivery;
 #: paced, one claim takes everything the turns of the last interval wrote
 CLAIM_INTERVAL = 0.02
+#: the longest a claim waits while callbacks are arriving (`OutboxSender.defer_while`)
+BURST_DEFER = 0.05
 
 DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
 T = TypeVar("T")
@@ -167,8 +170,10 @@ class OutboxSender:
         #: claims of lanes the database interrupted, to give back once it answers again
         self._abandoned: set[int] = set()
         self._next_retry: float | None = None
-        self._last_claim = float("-inf")
+        self._claims = Interval(CLAIM_INTERVAL)
         self._sent = SentMarks(clock)
+        #: true while events are arriving in this process (set by the services: the intake's)
+        self.defer_while: Callable[[], bool] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -195,11 +200,10 @@ class OutboxSender:
             await self._stop_lanes()
 
     async def _pace_claims(self) -> None:
-        loop = asyncio.get_running_loop()
-        wait = self._last_claim + CLAIM_INTERVAL - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_claim = loop.time()
+        await self._claims.pace()
+        # while callbacks are arriving in this process, their answers go first (the platform
+        # times them); the claim waits up to BURST_DEFER, then takes what the wait gathered
+        await wait_while(self.defer_while, BURST_DEFER)
 
     async def _wait(self) -> None:
         loop = asyncio.get_running_loop()

@@ -149,6 +149,7 @@ async def build_services(settings: Settings, clock: Clock) -> Services:
                             turn_slots=settings.database.parallel_turns(),
                             turn_batch=settings.database.turn_batch())
     sender.on_dead = notify_admins(dispatcher, settings.admin.users)   # issue 9: dead letters
+    sender.defer_while = dispatcher.intake.commit.busy
     jobs = Jobs(engine, dispatcher, clock,
                 reminder_seconds=settings.approvals.reminder_check_seconds)
     jobs.directory_watch = DirectoryWatch(settings.directory.file, engine, dispatcher, directory)

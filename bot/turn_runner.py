@@ -17,6 +17,7 @@ import logging
 
 from bot.dispatcher import Dispatcher
 from bot.intake import Accepted
+from bot.pacing import Interval
 from storage import inbound
 
 log = logging.getLogger("campusbot.worker")
@@ -38,7 +39,7 @@ class TurnRunner:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._users: set[str] = set()
         self._finished = asyncio.Event()
-        self._last_poll = float("-inf")
+        self._polls = Interval(POLL_INTERVAL)
 
     async def run(self) -> None:
         """Until cancelled: start every waiting turn a free slot allows, then wait."""
@@ -59,11 +60,8 @@ class TurnRunner:
         free = self.slots - len(self._running)
         if free <= 0:
             return 0
-        loop = asyncio.get_running_loop()
-        if (wait := self._last_poll + POLL_INTERVAL - loop.time()) > 0:
-            await asyncio.sleep(wait)
-            free = self.slots - len(self._running)
-        self._last_poll = loop.time()
+        await self._polls.pace()
+        free = self.slots - len(self._running)
         rows = await inbound.next_per_user(free * self.batch, skip_users=self._users,
                                            now=self.dispatcher.clock.now())
         for start in range(0, len(rows), self.batch):

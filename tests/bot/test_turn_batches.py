@@ -13,7 +13,9 @@ from bot import keys
 from bot.dispatcher import Dispatcher
 from bot.intake import Accepted
 from flows.incoming import Incoming
-from storage.models import InboundEvent, OutboxMessage
+from storage.models import Application, ApprovalTask, InboundEvent, OutboxMessage
+from tests.conftest import Sim
+from tests.flows.test_leave_dialog import TEACHER, fill_leave
 from tests.query_count import count_queries
 
 USERS = ["zhang_t", "sec_liu", "vp_wu", "gpo_huang", "hr_chen"]
@@ -118,3 +120,25 @@ async def test_a_users_second_message_in_a_batch_runs_after_the_first(
     questions = [text for text in await texts_to("zhang_t") if "请填写" in text]
     assert "请假类型" in questions[0] and "开始日期" in questions[1]
     assert len(await texts_to("sec_liu")) == 1
+
+
+async def test_what_an_applicant_asks_in_the_approvers_batch_is_answered_after_the_decision(
+        client: TestClient, sim: Sim) -> None:
+    """The head taps 同意 and the teacher asks 我的申请 in the same burst, the tap's turn first:
+    the teacher is told the decision, and the status that follows must not be older (what the
+    batch read before its turns is only the teacher's own conversation, waiting message and
+    draft; the status is read when the turn runs)."""
+    await fill_leave(sim, "1")
+    await sim.say(TEACHER, "确认")
+    application = await Application.get(applicant_id=TEACHER)
+    task = await ApprovalTask.get(application_id=application.id, status="pending")
+    dispatcher = client.app[keys.DISPATCHER]
+    tap = await dispatcher.accept(Incoming(channel="sim", user_id=task.approver_id, kind="tap",
+                                           card_key=task.card_key, action="approve",
+                                           dedupe_key="tap-1"))
+    assert tap is not None
+    already = len(await texts_to(TEACHER))
+    await dispatcher.process_batch([tap, await accept(dispatcher, TEACHER, "我的申请", "ask")])
+    told, answered = (await texts_to(TEACHER))[already:]
+    assert "同意" in told or "通过" in told, told
+    assert "审批中" not in answered and "待" not in answered, answered

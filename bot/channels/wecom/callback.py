@@ -47,7 +47,9 @@ MAX_PARAM = 512
 #: a signature stays valid forever; older requests are refused, newer ones are deduplicated
 #: (inbound events are kept 7 days). Generous, so clock skew never rejects genuine callbacks.
 FRESHNESS_SECONDS = 24 * 3600
-ACCEPT_DEADLINE = 0.8         # WeCom expects the echo within 1 s; an event answer far sooner
+#: storing an event may take this long before the answer is a 503: WeCom waits 5 s, and a
+#: database restarting for a couple of seconds should cost no delivery (bot/intake.py)
+ACCEPT_DEADLINE = 3.0
 DRAIN_SECONDS = 10.0
 
 

@@ -178,3 +178,22 @@ async def test_a_turn_the_recovery_job_ran_during_a_long_queue_is_not_run_again(
     await bot.settle()
     assert len(bot.fake.texts(TEACHER)) == 1     # the queued turn found it done and stopped
     assert await InboundEvent.filter(status="done").count() == 1
+
+
+async def test_a_database_restarting_for_a_moment_loses_no_message(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections refused for four tries in a row, as while PostgreSQL restarts: answering
+    503 at once, every one of WeCom's four deliveries failed and the message was lost."""
+    intake = bot.app[keys.DISPATCHER].intake.commit
+    insert = intake._insert
+    refusals = [ConnectionRefusedError("database restarting")] * 4
+
+    async def restarting(batch: Any) -> Any:
+        if refusals:
+            raise refusals.pop()
+        return await insert(batch)
+    monkeypatch.setattr(intake, "_insert", restarting)
+    delivery = await bot.wecom.text(TEACHER, "帮助")
+    assert delivery.accepted
+    await bot.settle()
+    assert len(bot.fake.texts(TEACHER)) == 1

@@ -38,6 +38,8 @@ from bot.channels.wecom.messages import (
 from bot.channels.wecom.settings import WecomSettings
 from bot.clock import Clock
 from bot.dispatcher import Dispatcher
+from flows.incoming import Incoming
+from storage.errors import DATABASE_UNAVAILABLE
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -50,6 +52,8 @@ FRESHNESS_SECONDS = 24 * 3600
 #: storing an event may take this long before the answer is a 503: WeCom waits 5 s, and a
 #: database restarting for a couple of seconds should cost no delivery (bot/intake.py)
 ACCEPT_DEADLINE = 3.0
+#: pauses before reading a tapped card again while the database cannot be reached
+TAP_PAUSES = (0.1, 0.2, 0.5, 1.0, 1.0)
 DRAIN_SECONDS = 10.0
 
 
@@ -79,6 +83,18 @@ class WecomCallback:
         return web.Response(body=plain.encode("utf-8"), content_type="text/plain")
 
     # ---- POST: messages and events ---------------------------------------------------------
+    async def _read_tap(self, message: WecomMessage, incoming: Incoming) -> Incoming | None:
+        """`taps.read`, tried again while the database cannot be reached (until the answer's
+        deadline), as storing the event is: a tap refused at once during a restart was lost."""
+        for pause in (*TAP_PAUSES, None):
+            try:
+                return await taps.read(message, incoming, self.clock.now())
+            except DATABASE_UNAVAILABLE:
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
     async def receive(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         try:
@@ -100,7 +116,7 @@ class WecomCallback:
                 if message.is_card_tap:
                     # before the event is stored, so that its turn (even one replayed after a
                     # crash) finds the card's new code; a redelivery repeats it harmlessly
-                    incoming = await taps.read(message, incoming, self.clock.now())
+                    incoming = await self._read_tap(message, incoming)
                     if incoming is None:
                         return _counted(web.Response(), "ignored")
                 accepted = await self._dispatcher().accept(incoming)

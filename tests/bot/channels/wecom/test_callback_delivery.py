@@ -197,3 +197,25 @@ async def test_a_database_restarting_for_a_moment_loses_no_message(
     assert delivery.accepted
     await bot.settle()
     assert len(bot.fake.texts(TEACHER)) == 1
+
+
+async def test_a_tap_during_a_database_restart_still_decides(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the tapped card failed at once while PostgreSQL restarted, every one of WeCom's
+    four deliveries was refused and the head's 同意 was lost (benchmarks/load.py, pg-restart)."""
+    from bot.channels.wecom import taps
+    from tests.bot.channels.wecom.test_approval import HEAD, fill_leave, only_card
+    await fill_leave(bot, "2")
+    card = only_card(bot, HEAD)
+    read = taps.read
+    refusals = [ConnectionRefusedError("database restarting")] * 4
+
+    async def restarting(*args: Any) -> Any:
+        if refusals:
+            raise refusals.pop()
+        return await read(*args)
+    monkeypatch.setattr(taps, "read", restarting)
+    delivery = await bot.wecom.deliver(bot.wecom.tap_xml(HEAD, card.task_id, "approve"))
+    assert delivery.accepted
+    await bot.settle()
+    assert sum("李院长已同意" in t for t in bot.fake.texts(TEACHER)) == 1

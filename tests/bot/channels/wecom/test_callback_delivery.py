@@ -52,17 +52,23 @@ async def test_a_tap_delivered_twice_decides_once(bot: Bot) -> None:
     assert not any("无需重复操作" in t for t in bot.fake.texts(HEAD))
 
 
+def fail_first(monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
+               errors: list[Exception]) -> None:
+    """`owner.name` (a coroutine function) raises each of `errors` once, then works again."""
+    real = getattr(owner, name)
+    pending = list(errors)
+
+    async def failing(*args: Any) -> Any:
+        if pending:
+            raise pending.pop()
+        return await real(*args)
+    monkeypatch.setattr(owner, name, failing)
+
+
 async def test_wecom_retries_when_the_event_cannot_be_stored(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    intake = bot.app[keys.DISPATCHER].intake.commit
-    insert = intake._insert
-    failures = [RuntimeError("database unavailable")]
-
-    async def flaky(batch: Any) -> Any:
-        if failures:
-            raise failures.pop()
-        return await insert(batch)
-    monkeypatch.setattr(intake, "_insert", flaky)
+    fail_first(monkeypatch, bot.app[keys.DISPATCHER].intake.commit, "_insert",
+               [RuntimeError("database unavailable")])
     delivery = await bot.wecom.text(TEACHER, "帮助")
     assert delivery.statuses == [503, 200]
     await bot.settle()
@@ -184,15 +190,8 @@ async def test_a_database_restarting_for_a_moment_loses_no_message(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """Connections refused for four tries in a row, as while PostgreSQL restarts: answering
     503 at once, every one of WeCom's four deliveries failed and the message was lost."""
-    intake = bot.app[keys.DISPATCHER].intake.commit
-    insert = intake._insert
-    refusals = [ConnectionRefusedError("database restarting")] * 4
-
-    async def restarting(batch: Any) -> Any:
-        if refusals:
-            raise refusals.pop()
-        return await insert(batch)
-    monkeypatch.setattr(intake, "_insert", restarting)
+    fail_first(monkeypatch, bot.app[keys.DISPATCHER].intake.commit, "_insert",
+               [ConnectionRefusedError("database restarting")] * 4)
     delivery = await bot.wecom.text(TEACHER, "帮助")
     assert delivery.accepted
     await bot.settle()
@@ -207,14 +206,7 @@ async def test_a_tap_during_a_database_restart_still_decides(
     from tests.bot.channels.wecom.test_approval import HEAD, fill_leave, only_card
     await fill_leave(bot, "2")
     card = only_card(bot, HEAD)
-    read = taps.read
-    refusals = [ConnectionRefusedError("database restarting")] * 4
-
-    async def restarting(*args: Any) -> Any:
-        if refusals:
-            raise refusals.pop()
-        return await read(*args)
-    monkeypatch.setattr(taps, "read", restarting)
+    fail_first(monkeypatch, taps, "read", [ConnectionRefusedError("database restarting")] * 4)
     delivery = await bot.wecom.deliver(bot.wecom.tap_xml(HEAD, card.task_id, "approve"))
     assert delivery.accepted
     await bot.settle()

@@ -31,10 +31,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.pacing import wait_while
+from bot.pacing import patiently, wait_while
 from flows.incoming import Incoming
 from storage import inbound
-from storage.errors import DATABASE_UNAVAILABLE
 from storage.models import InboundEvent
 
 log = logging.getLogger("campusbot.intake")
@@ -105,7 +104,13 @@ class GroupCommit:
         while self._queue:
             batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
             try:
-                stored = await self._insert_patiently(batch)
+                # tried again while the database cannot be reached (a restart takes a few
+                # seconds): a platform that gets 503s retries at once and gives up after three,
+                # so failing fast lost messages a restart of 2.6 s should not cost
+                # (benchmarks/load.py, pg-restart). Callers still answer by their deadline; a
+                # row stored after it starts its turn all the same (`on_late`), and the
+                # platform's repeat is a duplicate.
+                stored = await patiently(self._insert, batch, pauses=STORE_PAUSES)
             except Exception as exc:  # every caller answers 503 and the platform delivers again
                 for pending in batch:
                     if not pending.future.done():
@@ -116,23 +121,6 @@ class GroupCommit:
                     pending.future.set_result(event)
                 elif event is not None:
                     self.on_late(event)
-
-    async def _insert_patiently(self, batch: list[_Pending]) -> list[Accepted | None]:
-        """The INSERT, tried again while the database cannot be reached (a restart takes a few
-        seconds): a platform that gets 503s retries at once and gives up after three, so
-        failing fast lost messages a restart of 2.6 s should not cost (benchmarks/load.py,
-        pg-restart). Callers still answer by their deadline; a row stored after it starts its
-        turn all the same (`on_late`), and the platform's repeat is a duplicate."""
-        for pause in (*STORE_PAUSES, None):
-            try:
-                return await self._insert(batch)
-            except DATABASE_UNAVAILABLE as exc:
-                if pause is None:
-                    raise
-                log.warning("storing %d events failed (%s); trying again in %.1f s",
-                            len(batch), type(exc).__name__, pause)
-                await asyncio.sleep(pause)
-        raise AssertionError("unreachable")
 
     async def _insert(self, batch: list[_Pending]) -> list[Accepted | None]:
         first: dict[tuple[str, str], int] = {}

@@ -36,12 +36,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bot import metrics
 from bot.channels.base import DELIVERING, Channel, DeliveryError, PreparesDeliveries
 from bot.clock import Clock
-from bot.pacing import Interval, wait_while
+from bot.pacing import DATABASE_PAUSES, Interval, patiently, wait_while
 from storage import outbox
 from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN
 from storage.models import OutboxMessage
@@ -51,8 +51,6 @@ log = logging.getLogger("campusbot.outbox")
 #: seconds before the next try after the 1st, 2nd, … failure; the last repeats
 RETRY_DELAYS = (0.2, 0.5, 1, 1, 2, 3, 5, 8, 15, 30, 60, 120, 300)
 POLL_SECONDS = 2.0
-#: pauses before the lane's next try of a bookkeeping query while the database cannot be reached
-DATABASE_PAUSES = (0.1, 0.3, 1.0, 2.0)
 RATE_LIMIT_PAUSE = timedelta(seconds=20)
 #: pauses between tries to record a message the platform has taken; they add up to well under
 #: the claim's lease, so no other process takes the message again meanwhile
@@ -67,24 +65,6 @@ BURST_DEFER = 0.05
 
 DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
 T = TypeVar("T")
-
-
-async def patiently(query: Callable[..., Awaitable[T]], *args: Any,
-                    pauses: tuple[float, ...] = DATABASE_PAUSES,
-                    retry_on: tuple[type[BaseException], ...] = DATABASE_UNAVAILABLE,
-                    **kwargs: Any) -> T:
-    """Run an idempotent storage call, again after each of `pauses` while it fails with
-    `retry_on` (by default: while the database is unreachable)."""
-    for pause in (*pauses, None):
-        try:
-            return await query(*args, **kwargs)
-        except retry_on as exc:
-            if pause is None:
-                raise
-            log.warning("outbox bookkeeping failed (%s); trying again in %.2f s",
-                        type(exc).__name__, pause)
-            await asyncio.sleep(pause)
-    raise AssertionError("unreachable")
 
 
 class Outcome(Enum):
@@ -356,7 +336,7 @@ class OutboxSender:
         """The platform has the message: if the database is away just now (a restart, a cut
         connection), keep trying rather than leave it to be claimed and sent again."""
         await patiently(self._sent.mark, message.id, pauses=RECORD_SENT_PAUSES,
-                        retry_on=RETRY_TURN)
+                       retry_on=RETRY_TURN)
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> Outcome:
         now = self.clock.now()

@@ -10,7 +10,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from storage.models import InboundEvent
-from storage.sql import client, db_values, marks, postgres
+from storage.sql import client, marks, postgres
 
 MAX_KEY = 255
 _COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", "received_at")
@@ -75,14 +75,7 @@ def is_held(event: InboundEvent, now: datetime) -> bool:
 
 async def mark_processed(event_id: int, now: datetime) -> bool:
     """Mark done; False when another worker finished it first (so its effects must roll back)."""
-    db = client()
-    m = marks(2, postgres(db))
-    changed, _ = await db.execute_query(
-        f"UPDATE inbound_events SET status = 'done', processed_at = {m[0]} "
-        f"WHERE id = {m[1]} AND status = 'received'",
-        [*db_values(InboundEvent, ("processed_at", "id"), {"processed_at": now,
-                                                           "id": event_id})])
-    return changed == 1
+    return await mark_processed_many([event_id], now) == 1
 
 
 async def mark_processed_many(event_ids: Sequence[int], now: datetime) -> int:

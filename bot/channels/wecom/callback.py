@@ -38,8 +38,7 @@ from bot.channels.wecom.messages import (
 from bot.channels.wecom.settings import WecomSettings
 from bot.clock import Clock
 from bot.dispatcher import Dispatcher
-from flows.incoming import Incoming
-from storage.errors import DATABASE_UNAVAILABLE
+from bot.pacing import patiently
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -83,18 +82,6 @@ class WecomCallback:
         return web.Response(body=plain.encode("utf-8"), content_type="text/plain")
 
     # ---- POST: messages and events ---------------------------------------------------------
-    async def _read_tap(self, message: WecomMessage, incoming: Incoming) -> Incoming | None:
-        """`taps.read`, tried again while the database cannot be reached (until the answer's
-        deadline), as storing the event is: a tap refused at once during a restart was lost."""
-        for pause in (*TAP_PAUSES, None):
-            try:
-                return await taps.read(message, incoming, self.clock.now())
-            except DATABASE_UNAVAILABLE:
-                if pause is None:
-                    raise
-                await asyncio.sleep(pause)
-        raise AssertionError("unreachable")
-
     async def receive(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         try:
@@ -116,7 +103,10 @@ class WecomCallback:
                 if message.is_card_tap:
                     # before the event is stored, so that its turn (even one replayed after a
                     # crash) finds the card's new code; a redelivery repeats it harmlessly
-                    incoming = await self._read_tap(message, incoming)
+                    # tried again while the database cannot be reached, as storing is: a tap
+                    # refused at once during a restart was lost
+                    incoming = await patiently(taps.read, message, incoming, self.clock.now(),
+                                               pauses=TAP_PAUSES)
                     if incoming is None:
                         return _counted(web.Response(), "ignored")
                 accepted = await self._dispatcher().accept(incoming)

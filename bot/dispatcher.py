@@ -41,9 +41,9 @@ from flows.turn import Turn
 from handlers import replies
 from handlers.router import Handlers
 from storage import inbound, outbox
-from storage.conversations import save_conversation, save_conversations
+from storage.conversations import save_conversations
 from storage.directory import PersonInfo
-from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN, ConcurrentUpdate
+from storage.errors import DATABASE_UNAVAILABLE, RETRY_TURN
 from storage.models import Conversation
 from storage.transactions import transaction
 from storage.turns import TurnState, open_turn, open_turns
@@ -114,23 +114,23 @@ class TurnResult:
 
 @dataclass
 class BatchWrites:
-    """What the turns of a batch write last, gathered and written once at the batch's end:
-    their conversations in one UPDATE, their outbox rows (in turn order, so each user's stay
-    in order) in one INSERT and their events marked done in one UPDATE. A conversation changed
-    or an event finished by another process meanwhile fails the whole batch
-    (`ConcurrentUpdate`), which then runs turn by turn. Only a turn writes its conversation,
-    and a batch holds each person once, so no turn of the batch reads what another's waits
-    to write."""
+    """What turns write last — a turn alone, or a batch of turns — gathered and written once
+    at the end: their conversations in one UPDATE, their outbox rows (in turn order, so each
+    user's stay in order) in one INSERT and their events marked done in one UPDATE, all with
+    the COMMIT. A conversation changed or an event finished by another process meanwhile fails
+    the whole batch (`ConcurrentUpdate`), which then runs turn by turn. Only a turn writes its
+    conversation, and a batch holds each person once, so no turn of the batch reads what
+    another's waits to write."""
 
     conversations: list[Conversation] = field(default_factory=list)
     messages: list[outbox.NewMessage] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
 
     async def flush(self, now: datetime) -> None:
+        """Held for the transaction's COMMIT (storage/transactions.py), like every turn's."""
         await save_conversations(self.conversations, now)
         await outbox.enqueue_many(self.messages, now)
-        if await inbound.mark_processed_many(self.events, now) != len(self.events):
-            raise ConcurrentUpdate(f"inbound events {self.events}")
+        await inbound.mark_processed(self.events, now)
 
 
 class Dispatcher:
@@ -261,18 +261,21 @@ class Dispatcher:
                          accepted: Accepted | None, *, exclusive: bool,
                          started: float) -> tuple[int, Turn, bool]:
         now = self.clock.now()
+        writes = BatchWrites()
         async with transaction():
-            ran = await self._turn(user_id, person, accepted, now, exclusive=exclusive)
+            ran = await self._turn(user_id, person, accepted, now, exclusive=exclusive,
+                                   batch=writes)
+            await writes.flush(now)
         self._done(ran, user_id, started)
         self.wake_sender()
         return ran.event_id, ran.turn, ran.more
 
     async def _turn(self, user_id: str, person: PersonInfo | None, accepted: Accepted | None,
-                    now: datetime, *, exclusive: bool, batch: BatchWrites | None = None,
+                    now: datetime, *, exclusive: bool, batch: BatchWrites,
                     state: TurnState | None = None) -> Ran:
-        """The turn of the user's oldest waiting event, inside the caller's transaction; with
-        `batch`, its outbox rows and its event's mark wait there for the batch's end; `state`
-        is what the turn reads, when the batch read it already (`open_turns`)."""
+        """The turn of the user's oldest waiting event, inside the caller's transaction; its
+        conversation, outbox rows and event's mark wait in `batch` for the caller's flush;
+        `state` is what the turn reads, when the batch read it already (`open_turns`)."""
         # the conversation lock serialises this user's turns across processes; under it,
         # the oldest waiting event is the one to run (never a later one before it). It is
         # the person's: their accounts on several channels share one conversation. One
@@ -299,19 +302,13 @@ class Dispatcher:
                     conversation.last_channel = incoming.channel
                 await self.handlers.handle(turn, conversation, incoming)
             messages = await self.outbox_messages(turn)
-            if batch is None:
-                await save_conversation(conversation, now)
-                await outbox.enqueue_many(messages, now)
         except RETRY_TURN:
             raise
         except Exception as exc:
             raise TurnError(head.id) from exc
-        if batch is not None:
-            batch.conversations.append(conversation)
-            batch.messages.extend(messages)
-            batch.events.append(head.id)
-        elif not await inbound.mark_processed(head.id, now):
-            raise ConcurrentUpdate(f"inbound event {head.id}")
+        batch.conversations.append(conversation)
+        batch.messages.extend(messages)
+        batch.events.append(head.id)
         return Ran(head.id, turn, state.more, incoming)
 
     @staticmethod

@@ -20,6 +20,7 @@ from storage.models import (
     Reminder,
 )
 from storage.sql import client, db_values, marks, postgres
+from storage.transactions import Write, write
 
 #: applications that still wait for someone (an approver, or the applicant to 销假 or fix)
 OPEN_STATUSES = ("pending", "followup", "returned")
@@ -112,14 +113,15 @@ async def append_audit(application: Application, *, at: datetime, actor_id: str,
                        from_state: str = "", to_state: str = "",
                        detail: dict[str, Any] | None = None, channel: str = "",
                        comment: str = "") -> None:
-    db = client()
-    m = marks(len(_AUDIT), postgres(db))
-    await db.execute_query(
+    """Held for the transaction's COMMIT (storage/transactions.py): read back only by later
+    turns."""
+    m = marks(len(_AUDIT), postgres(client()))
+    await write(Write(
         f"INSERT INTO audit_log ({', '.join(_AUDIT)}) VALUES ({', '.join(m)})",
         db_values(AuditEntry, _AUDIT, {
             "application_id": application.id, "at": at, "actor_id": actor_id,
             "action": action, "from_state": from_state, "to_state": to_state,
-            "detail": detail or {}, "channel": channel, "comment": comment}))
+            "detail": detail or {}, "channel": channel, "comment": comment})))
 
 
 _AUDIT = ("application_id", "at", "actor_id", "action", "from_state", "to_state", "detail",

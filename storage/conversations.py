@@ -14,6 +14,7 @@ from storage.db import is_postgres
 from storage.errors import ConcurrentUpdate
 from storage.models import Conversation
 from storage.sql import client, db_values, marks, postgres
+from storage.transactions import Write, write
 
 
 async def lock_conversation(user_id: str, now: datetime, *,
@@ -53,10 +54,8 @@ async def save_conversation(conversation: Conversation, now: datetime) -> None:
         sets = ", ".join(f"{name} = {mark}" for name, mark in zip(_SAVED[:-1], m, strict=False))
         _save_sql[is_postgres] = (f"UPDATE conversations SET {sets} WHERE user_id = {m[-2]} "
                                   f"AND version = {m[-1]}")
-    changed, _ = await db.execute_query(_save_sql[is_postgres],
-                                        [*_values(conversation, now), conversation.version])
-    if changed != 1:
-        raise ConcurrentUpdate(f"conversation {conversation.user_id}")
+    await write(Write(_save_sql[is_postgres], [*_values(conversation, now), conversation.version],
+                      expect=1, what=f"conversation {conversation.user_id}"))
     conversation.version += 1
 
 
@@ -91,13 +90,11 @@ async def save_conversations(conversations: Sequence[Conversation], now: datetim
     # statement starts with UPDATE so that Tortoise reports the rows it changed
     column = {name: f"v.column{n}" for n, name in enumerate((*_SAVED, "read_version"), 1)}
     sets = ", ".join(f"{name} = {column[name]}" for name in _SAVED[:-1])
-    changed, _ = await db.execute_query(
+    await write(Write(
         f"UPDATE conversations SET {sets} FROM (VALUES {', '.join(rows)}) AS v "
         f"WHERE conversations.user_id = {column['user_id']} "
-        f"AND conversations.version = {column['read_version']}", values)
-    if changed != len(conversations):
-        raise ConcurrentUpdate(f"{len(conversations) - changed} of {len(conversations)} "
-                               "conversations")
+        f"AND conversations.version = {column['read_version']}", values,
+        expect=len(conversations), what=f"one of {len(conversations)} conversations"))
     for conversation in conversations:
         conversation.version += 1
 

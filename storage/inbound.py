@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 
 from storage.models import InboundEvent
 from storage.sql import client, marks, postgres
+from storage.transactions import Write, write
 
 MAX_KEY = 255
 _COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", "received_at")
@@ -73,24 +74,18 @@ def is_held(event: InboundEvent, now: datetime) -> bool:
     return event.attempts > 0 and event.next_try_at is not None and event.next_try_at > now
 
 
-async def mark_processed(event_id: int, now: datetime) -> bool:
-    """Mark done; False when another worker finished it first (so its effects must roll back)."""
-    return await mark_processed_many([event_id], now) == 1
-
-
-async def mark_processed_many(event_ids: Sequence[int], now: datetime) -> int:
-    """Mark several events done in one statement; how many were still waiting (fewer than
-    asked: another worker finished some, and the caller's effects must roll back)."""
+async def mark_processed(event_ids: Sequence[int], now: datetime) -> None:
+    """Mark events done, in one statement; an event another worker finished first fails the
+    transaction (`ConcurrentUpdate`: the caller's effects must roll back)."""
     if not event_ids:
-        return 0
+        return
     db = client()
     m = marks(len(event_ids) + 1, postgres(db))
-    changed, _ = await db.execute_query(
+    await write(Write(
         f"UPDATE inbound_events SET status = 'done', processed_at = {m[0]} "
         f"WHERE id IN ({', '.join(m[1:])}) AND status = 'received'",
         [InboundEvent._meta.fields_map["processed_at"].to_db_value(now, InboundEvent),
-         *event_ids])
-    return int(changed)
+         *event_ids], expect=len(event_ids), what=f"inbound events {list(event_ids)}"))
 
 
 async def record_failure(event_id: int, now: datetime, *, next_try_at: datetime | None) -> int:

@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 from storage import identities
 from storage.models import OutboxMessage
 from storage.sql import db_values, marks
-from storage.transactions import transaction
+from storage.transactions import Write, transaction, write
 
 UNFINISHED = ("pending", "sending")
 #: a claim not renewed for this long belongs to a dead process
@@ -82,9 +82,9 @@ async def enqueue_many(messages: Sequence[NewMessage], now: datetime,
                                               len(values) - len(_INSERTED))) + ")")
     # rows of one multi-row INSERT get their ids in the order listed (both databases), which is
     # the order the user receives them in
-    await db.execute_query(
+    await write(Write(
         f"INSERT INTO {OutboxMessage._meta.db_table} ({', '.join(_INSERTED)}) VALUES "
-        f"{', '.join(groups)} ON CONFLICT (dedupe_key) DO NOTHING", values)
+        f"{', '.join(groups)} ON CONFLICT (dedupe_key) DO NOTHING", values))
 
 
 async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit: int = 100,

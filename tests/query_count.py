@@ -5,6 +5,8 @@ command (BEGIN, COMMIT, savepoints) sent through Tortoise's clients, SQLite and 
         await dispatcher.process(accepted)
     counted.statements      # SELECT / INSERT / UPDATE / DELETE …
     counted.transaction     # BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE
+    counted.round_trips     # both, less those sent together (writes held for a COMMIT on
+                            # SQLite go with it: storage/sqlite_transaction.py)
     counted.sql             # the statements' text, in order (transaction commands as <begin>…)
 
 Used by the tests (the per-turn query budget) and benchmarks/turn.py; the product never
@@ -23,6 +25,8 @@ from typing import Any
 
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
 
+from storage.sqlite_transaction import OneHopTransaction
+
 STATEMENT_METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
                      "execute_script")
 TRANSACTION_METHODS = ("begin", "commit", "rollback", "savepoint", "release_savepoint",
@@ -33,19 +37,21 @@ TRANSACTION_METHODS = ("begin", "commit", "rollback", "savepoint", "release_save
 class Counted:
     statements: int = 0
     transaction: int = 0
+    #: statements that travelled with a transaction command
+    along: int = 0
     sql: list[str] = field(default_factory=list)
 
     @property
     def round_trips(self) -> int:
-        return self.statements + self.transaction
+        return self.statements + self.transaction - self.along
 
     def reset(self) -> None:
-        self.statements = self.transaction = 0
+        self.statements = self.transaction = self.along = 0
         self.sql.clear()
 
 
 def _client_classes() -> list[type]:
-    classes: list[type] = [SqliteClient, SqliteTransactionWrapper]
+    classes: list[type] = [SqliteClient, SqliteTransactionWrapper, OneHopTransaction]
     try:
         from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
     except ImportError:  # asyncpg not installed
@@ -63,7 +69,13 @@ def _wrap(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
     async def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not _inside.get():
             for counted in _active:
-                if kind == "statement":
+                if kind == "commit_with":   # the held writes, then COMMIT, in one trip
+                    writes = args[0]
+                    counted.statements += len(writes)
+                    counted.along += len(writes)
+                    counted.transaction += 1
+                    counted.sql.extend([*(w.sql for w in writes), "<commit>"])
+                elif kind == "statement":
                     counted.statements += 1
                     counted.sql.append(str(args[0]) if args else "")
                 else:
@@ -84,7 +96,8 @@ def count_queries() -> Iterator[Counted]:
     if not _active:
         for cls in _client_classes():
             for name, kind in ([(n, "statement") for n in STATEMENT_METHODS]
-                               + [(n, "transaction") for n in TRANSACTION_METHODS]):
+                               + [(n, "transaction") for n in TRANSACTION_METHODS]
+                               + [("commit_with", "commit_with")]):
                 if name in cls.__dict__:
                     patched.append((cls, name, cls.__dict__[name]))
                     setattr(cls, name, _wrap(cls.__dict__[name], kind))

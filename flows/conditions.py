@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
@@ -40,15 +40,21 @@ class _Missing:
 MISSING = _Missing()
 
 
+Compiled = Callable[[Mapping[str, Any]], Any]
+
+
 @dataclass(frozen=True)
 class Condition:
     source: str
     tree: ast.expr
     names: frozenset[str]
+    #: the tree as nested closures: evaluated for every question of every turn, they cost a
+    #: fraction of walking the tree each time
+    compiled: Compiled = field(compare=False, repr=False)
 
     def evaluate(self, values: Mapping[str, Any]) -> bool:
         try:
-            return _truthy(_evaluate(self.tree, values))   # a bare unanswered name is false
+            return _truthy(self.compiled(values))   # a bare unanswered name is false
         except (TypeError, ZeroDivisionError):
             return False
 
@@ -60,7 +66,7 @@ def parse_condition(source: str) -> Condition:
         raise ConditionError(f"表达式语法错误：{source!r}") from exc
     names: set[str] = set()
     _check(tree, names, source)
-    return Condition(source=source, tree=tree, names=frozenset(names))
+    return Condition(source=source, tree=tree, names=frozenset(names), compiled=_compile(tree))
 
 
 def _check(node: ast.AST, names: set[str], source: str) -> None:
@@ -85,39 +91,59 @@ def _check(node: ast.AST, names: set[str], source: str) -> None:
         raise ConditionError(f"条件只能包含字段名、常量、比较和 and/or/not：{source!r}")
 
 
-def _evaluate(node: ast.expr, values: Mapping[str, Any]) -> Any:
+def _compile(node: ast.expr) -> Compiled:
+    """`node` (checked by `_check`) as a function of the values."""
     if isinstance(node, ast.Constant):
-        return node.value
+        constant = node.value
+        return lambda values: constant
     if isinstance(node, ast.Name):
         if node.id in ("True", "False"):
-            return node.id == "True"
-        value = values.get(node.id, MISSING)
-        return MISSING if value is None else value
+            truth = node.id == "True"
+            return lambda values: truth
+        name = node.id
+
+        def value_of(values: Mapping[str, Any]) -> Any:
+            value = values.get(name, MISSING)
+            return MISSING if value is None else value
+        return value_of
     if isinstance(node, ast.List | ast.Tuple):
-        return [_evaluate(item, values) for item in node.elts]
+        items = [_compile(item) for item in node.elts]
+        return lambda values: [item(values) for item in items]
     if isinstance(node, ast.BoolOp):
-        results = (_truthy(_evaluate(item, values)) for item in node.values)
-        return all(results) if isinstance(node.op, ast.And) else any(results)
+        parts = [_compile(item) for item in node.values]
+        if isinstance(node.op, ast.And):
+            return lambda values: all(_truthy(part(values)) for part in parts)
+        return lambda values: any(_truthy(part(values)) for part in parts)
     if isinstance(node, ast.UnaryOp):
-        operand = _evaluate(node.operand, values)
+        operand = _compile(node.operand)
         if isinstance(node.op, ast.Not):
-            return not _truthy(operand)
-        return MISSING if operand is MISSING else -operand
+            return lambda values: not _truthy(operand(values))
+
+        def negative(values: Mapping[str, Any]) -> Any:
+            value = operand(values)
+            return MISSING if value is MISSING else -value
+        return negative
     if isinstance(node, ast.BinOp):
-        left, right = _evaluate(node.left, values), _evaluate(node.right, values)
-        if MISSING in (left, right):
-            return MISSING
-        return _ARITHMETIC[type(node.op)](left, right)
+        left, right, apply = _compile(node.left), _compile(node.right), _ARITHMETIC[type(node.op)]
+
+        def arithmetic(values: Mapping[str, Any]) -> Any:
+            a, b = left(values), right(values)
+            return MISSING if a is MISSING or b is MISSING else apply(a, b)
+        return arithmetic
     if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, values)
-        for op, comparator in zip(node.ops, node.comparators, strict=True):
-            right = _evaluate(comparator, values)
-            if left is MISSING or right is MISSING:
-                return False
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
+        first = _compile(node.left)
+        steps = [(_COMPARE[type(op)], _compile(comparator))
+                 for op, comparator in zip(node.ops, node.comparators, strict=True)]
+
+        def compare(values: Mapping[str, Any]) -> bool:
+            left = first(values)
+            for test, comparator in steps:
+                right = comparator(values)
+                if left is MISSING or right is MISSING or not test(left, right):
+                    return False
+                left = right
+            return True
+        return compare
     raise ConditionError(ast.dump(node))
 
 

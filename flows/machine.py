@@ -57,7 +57,11 @@ class Edge:
 
 def _goes_to(dest: str, pick: Callable[[FlowSession], str | None]) -> Callable[[EventData], bool]:
     def condition(event: EventData) -> bool:
-        return pick(cast(FlowSession, event.model)) == dest
+        # a trigger asks every candidate edge; the answer is the same for all of them
+        session = cast(FlowSession, event.model)
+        if pick not in session.picked:
+            session.picked[pick] = pick(session)
+        return session.picked[pick] == dest
 
     condition.__name__ = f"goes_to_{dest}"
     return condition
@@ -232,7 +236,11 @@ class FlowMachines:
         event = machine.events.get(trigger)
         if event is None or session.state not in event.transitions:
             return False
-        return bool(event.trigger(session))
+        session.picked.clear()
+        try:
+            return bool(event.trigger(session))
+        finally:
+            session.picked.clear()
 
 
 def reachability_problems(definition: FlowDefinition) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ shared machine, triggered, detached, and its state saved back. It keeps only JSO
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -52,22 +53,19 @@ class FlowSession:
     applicant: Applicant
     edit_target: str = ""
     transitions_done: list[tuple[str, str, str]] = field(default_factory=list)
+    #: where each picker sends the session, asked once per trigger (flows/machine.py)
+    picked: dict[Callable[[FlowSession], str | None], str | None] = field(
+        default_factory=dict, repr=False, compare=False)
 
     # ---- values seen by conditions -------------------------------------------------------------
-    def condition_values(self) -> dict[str, Any]:
-        values: dict[str, Any] = dict(self.form)
-        for item in self.definition.fields:
-            value = self.form.get(item.key)
-            if item.type == "date_range" and isinstance(value, list) and len(value) == 2:
-                start, end = date.fromisoformat(value[0]), date.fromisoformat(value[1])
-                values[f"{item.key}_days"] = (end - start).days + 1
-        values["applicant_roles"] = list(self.applicant.roles)
-        values["applicant_department"] = self.applicant.department
-        values["applicant_is_head"] = self.applicant.is_head
-        return values
+    def condition_values(self) -> Mapping[str, Any]:
+        """The form's answers, `<key>_days` of each date range and the applicant's
+        `applicant_roles`, `applicant_department` and `applicant_is_head`; each looked up when
+        a condition asks for it (conditions are evaluated for every question, every turn)."""
+        return _ConditionValues(self)
 
     def applies(self, item: Field | Stage) -> bool:
-        return item.when is None or item.when.evaluate(self.condition_values())
+        return item.when is None or item.when.evaluate(_ConditionValues(self))
 
     # ---- the dialog ------------------------------------------------------------------------------
     def applicable_fields(self) -> list[Field]:
@@ -108,8 +106,8 @@ class FlowSession:
 
     def next_dialog_state(self) -> str:
         """The first applicable question still unanswered, else the confirmation."""
-        for item in self.applicable_fields():
-            if not self.answered(item):
+        for item in self.definition.fields:
+            if not self.answered(item) and self.applies(item):
                 return ask_state(item.key)
         return CONFIRM
 
@@ -161,3 +159,51 @@ class FlowSession:
 
     def record(self, trigger: str, source: str, dest: str) -> None:
         self.transitions_done.append((trigger, source, dest))
+
+
+class _ConditionValues(Mapping[str, Any]):
+    """`FlowSession.condition_values`, computed per name asked for."""
+
+    def __init__(self, session: FlowSession) -> None:
+        self._session = session
+
+    def __getitem__(self, name: str) -> Any:
+        session = self._session
+        if name.startswith("applicant_"):
+            applicant = session.applicant
+            if name == "applicant_roles":
+                return list(applicant.roles)
+            if name == "applicant_department":
+                return applicant.department
+            if name == "applicant_is_head":
+                return applicant.is_head
+        if name.endswith("_days"):
+            days = self._days(name.removesuffix("_days"))
+            if days is not None:
+                return days
+        return session.form[name]
+
+    def _days(self, key: str) -> int | None:
+        value = self._session.form.get(key)
+        if not (isinstance(value, list) and len(value) == 2):
+            return None
+        try:
+            if self._session.definition.field_by_key(key).type != "date_range":
+                return None
+        except KeyError:
+            return None
+        return (date.fromisoformat(value[1]) - date.fromisoformat(value[0])).days + 1
+
+    def _names(self) -> list[str]:
+        session = self._session
+        return [*session.form,
+                *(f"{f.key}_days" for f in session.definition.fields
+                  if f.type == "date_range" and self._days(f.key) is not None
+                  and f"{f.key}_days" not in session.form),
+                "applicant_roles", "applicant_department", "applicant_is_head"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(self._names()))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(self._names()))

@@ -54,14 +54,19 @@ def select_list(model: type[Model], alias: str) -> str:
     return ", ".join(f'{alias}."{column}" AS {alias}__{column}' for column in columns(model))
 
 
+_row_keys: dict[tuple[type[Model], str], tuple[tuple[str, str], ...]] = {}
+
+
 def from_row(model: type[Model], alias: str, row: dict[str, Any]) -> Any:
     """The model object in `row`'s `alias__` columns (None when its key is NULL, the outer
     join found nothing)."""
-    prefix = f"{alias}__"
-    values = {key[len(prefix):]: value for key, value in row.items() if key.startswith(prefix)}
-    if values.get(model._meta.db_pk_column) is None:
+    keys = _row_keys.get((model, alias))
+    if keys is None:
+        keys = _row_keys[model, alias] = tuple((f"{alias}__{column}", column)
+                                               for column in columns(model))
+    if row[f"{alias}__{model._meta.db_pk_column}"] is None:
         return None
-    return model._init_from_db(**values)
+    return model._init_from_db(**{column: row[key] for key, column in keys})
 
 
 async def execute(sql: str, values: Iterable[Any]) -> int:

@@ -22,6 +22,8 @@ log = logging.getLogger("campusbot.retry")
 T = TypeVar("T")
 #: pauses before the next try of a storage call while the database cannot be reached
 DATABASE_PAUSES = (0.1, 0.3, 1.0, 2.0)
+#: pauses before reading a tapped card again (within a callback's 3 s, before it is stored)
+CARD_READ_PAUSES = (0.1, 0.2, 0.5, 1.0, 1.0)
 
 
 class Interval:

@@ -25,6 +25,7 @@ from bot.channels.dingtalk import NAME
 from bot.channels.dingtalk.frames import CARD_TOPIC, ROBOT_TOPIC, Frame, FrameError, ack
 from bot.channels.dingtalk.messages import MessageError, card_tap, robot_message
 from bot.dispatcher import Dispatcher
+from bot.pacing import CARD_READ_PAUSES, patiently
 from flows.incoming import Incoming
 from storage import channel_cards
 
@@ -105,8 +106,13 @@ class Receiver:
         except MessageError as exc:
             log.warning("DingTalk card callback refused: %s", exc)
             return Outcome("refused")
+        until = asyncio.get_running_loop().time() + ACCEPT_DEADLINE
         try:
-            card = await channel_cards.by_external_id(NAME, tap.out_track_id)
+            async with asyncio.timeout_at(until):
+                # tried again while the database cannot be reached, as storing is: a tap
+                # answered "failed" at once during a restart waits for DingTalk's redelivery
+                card = await patiently(channel_cards.by_external_id, NAME, tap.out_track_id,
+                                       pauses=CARD_READ_PAUSES)
         except Exception:
             log.exception("DingTalk card callback: card lookup failed")
             return Outcome("failed")
@@ -118,13 +124,16 @@ class Receiver:
             f"tap:{tap.out_track_id}:{tap.user_id}:{tap.action}"
         return await self.store(Incoming(channel=NAME, user_id=tap.user_id, kind="tap",
                                          card_key=card.card_key, action=tap.action,
-                                         dedupe_key=key))
+                                         dedupe_key=key), until=until)
 
-    async def store(self, incoming: Incoming) -> Outcome:
+    async def store(self, incoming: Incoming, *, until: float | None = None) -> Outcome:
+        """Store the event by `until` (loop time; default: ACCEPT_DEADLINE from now)."""
         dispatcher = self.dispatcher
         assert dispatcher is not None, "events arrive only after start-up"
+        if until is None:
+            until = asyncio.get_running_loop().time() + ACCEPT_DEADLINE
         try:
-            async with asyncio.timeout(ACCEPT_DEADLINE):
+            async with asyncio.timeout_at(until):
                 accepted = await dispatcher.accept(incoming)
         except TimeoutError:
             log.warning("DingTalk event not stored within %.1f s: DingTalk will deliver it "

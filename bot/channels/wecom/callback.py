@@ -38,7 +38,7 @@ from bot.channels.wecom.messages import (
 from bot.channels.wecom.settings import WecomSettings
 from bot.clock import Clock
 from bot.dispatcher import Dispatcher
-from bot.pacing import patiently
+from bot.pacing import CARD_READ_PAUSES, patiently
 
 log = logging.getLogger("campusbot.wecom")
 
@@ -51,8 +51,6 @@ FRESHNESS_SECONDS = 24 * 3600
 #: storing an event may take this long before the answer is a 503: WeCom waits 5 s, and a
 #: database restarting for a couple of seconds should cost no delivery (bot/intake.py)
 ACCEPT_DEADLINE = 3.0
-#: pauses before reading a tapped card again while the database cannot be reached
-TAP_PAUSES = (0.1, 0.2, 0.5, 1.0, 1.0)
 DRAIN_SECONDS = 10.0
 
 
@@ -106,7 +104,7 @@ class WecomCallback:
                     # tried again while the database cannot be reached, as storing is: a tap
                     # refused at once during a restart was lost
                     incoming = await patiently(taps.read, message, incoming, self.clock.now(),
-                                               pauses=TAP_PAUSES)
+                                               pauses=CARD_READ_PAUSES)
                     if incoming is None:
                         return _counted(web.Response(), "ignored")
                 accepted = await self._dispatcher().accept(incoming)

@@ -12,8 +12,10 @@ from bot import keys
 from bot.channels.dingtalk import receiver as receiver_module
 from bot.clock import FixedClock
 from bot.config import Settings
+from storage import channel_cards
 from storage.models import InboundEvent
 from tests.bot.channels.dingtalk.conftest import Bot, start_bot
+from tests.failing import fail_first
 from tests.fakes.dingtalk import FakeDingtalk
 
 USER = "zhang_t"
@@ -118,15 +120,8 @@ async def test_a_quiet_healthy_socket_is_kept(bot: Bot) -> None:
 
 async def test_an_event_that_cannot_be_stored_is_acked_500_and_delivered_again(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    commit = bot.app[keys.DISPATCHER].intake.commit
-    insert = commit._insert
-    failures = [RuntimeError("database unavailable")]
-
-    async def flaky(batch: Any) -> Any:
-        if failures:
-            raise failures.pop()
-        return await insert(batch)
-    monkeypatch.setattr(commit, "_insert", flaky)
+    fail_first(monkeypatch, bot.app[keys.DISPATCHER].intake.commit, "_insert",
+               [RuntimeError("database unavailable")])
     connection = await bot.connection()
     await bot.fake.say(USER, "帮助", to=[connection], message_id="f-1", msg_id="m-1")
     assert (await connection.ack_of("f-1"))["code"] == 500
@@ -135,6 +130,21 @@ async def test_an_event_that_cannot_be_stored_is_acked_500_and_delivered_again(
     assert (await connection.ack_of("f-1"))["code"] == 200
     await bot.settle()
     assert len(bot.fake.texts(USER)) == 1
+
+
+async def test_a_tap_during_a_database_restart_still_decides(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Looking the tapped card up failed at once while PostgreSQL restarted: the ack said
+    500, and the head's 同意 waited for a redelivery from DingTalk."""
+    from tests.bot.channels.dingtalk.test_stream_leave import HEAD, TEACHER, fill_leave, only_card
+    await fill_leave(bot)
+    card = only_card(bot, HEAD)
+    fail_first(monkeypatch, channel_cards, "by_external_id",
+               [ConnectionRefusedError("database restarting")] * 4)
+    ack = await bot.tap(card, HEAD, "approve")
+    assert ack["code"] == 200
+    assert card.decided
+    assert sum("李院长已同意" in text for text in bot.fake.texts(TEACHER)) == 1
 
 
 async def test_a_slow_database_gets_a_500_in_time_and_loses_nothing(

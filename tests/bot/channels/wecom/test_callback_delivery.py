@@ -18,6 +18,7 @@ from storage.db import close_db, init_db
 from storage.models import InboundEvent, OutboxMessage
 from tests.bot.channels.wecom.conftest import AES_KEY, TOKEN, Bot, start_bot
 from tests.conftest import wipe_database
+from tests.failing import fail_first
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
 
@@ -50,19 +51,6 @@ async def test_a_tap_delivered_twice_decides_once(bot: Bot) -> None:
     assert sum("已同意编号" in t for t in bot.fake.texts(HEAD)) == 1
     assert sum("李院长已同意" in t for t in bot.fake.texts(TEACHER)) == 1
     assert not any("无需重复操作" in t for t in bot.fake.texts(HEAD))
-
-
-def fail_first(monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
-               errors: list[Exception]) -> None:
-    """`owner.name` (a coroutine function) raises each of `errors` once, then works again."""
-    real = getattr(owner, name)
-    pending = list(errors)
-
-    async def failing(*args: Any) -> Any:
-        if pending:
-            raise pending.pop()
-        return await real(*args)
-    monkeypatch.setattr(owner, name, failing)
 
 
 async def test_wecom_retries_when_the_event_cannot_be_stored(

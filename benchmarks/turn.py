@@ -31,6 +31,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -57,10 +59,20 @@ def directory_file(folder: Path, users: int) -> Path:
     return path
 
 
+async def empty_postgres(url: str) -> None:
+    connection = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="campusbot-turn-"))
     total = args.users + (args.profile_users if args.profile else 0)
     url = args.database or f"sqlite://{folder}/turn.sqlite3"
+    if url.startswith(("postgres://", "postgresql://")):
+        await empty_postgres(url)   # each run counts its own users and applications
     settings = build_settings({"database": {"url": url},
                                "directory": {"file": str(directory_file(folder, total))},
                                "log": {"level": "WARNING"}}, {})
@@ -161,7 +173,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--warm-up", type=int, default=20,
                         help="users whose turns are not measured (default 20)")
-    parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
+    parser.add_argument("--database", help="database URL (default: SQLite in a temp folder); "
+                        "a PostgreSQL database is emptied first")
     parser.add_argument("--profile", help="cProfile the dialog answers, stats to this file")
     parser.add_argument("--profile-users", type=int, default=100,
                         help="users of the profiled pass (default 100)")

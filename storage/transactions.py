@@ -15,7 +15,8 @@ one). Measured in tests/bot/test_faults.py with connections cut every 0.7 s.
 It also holds writes back for its COMMIT (`write`): a turn's last writes — its conversation,
 its replies, its event marked done, its audit rows — nothing in the turn reads again. On
 SQLite they go to the database's thread together with the COMMIT, in one trip
-(storage/sqlite_transaction.py); on PostgreSQL one after the other just before it. A write
+(storage/sqlite_transaction.py); on PostgreSQL as one statement just before it where they can
+(storage/postgres_writes.py), else one after the other. A write
 guarded by what it must change (`expect`) fails the transaction with `ConcurrentUpdate`, as
 it would have when run at once.
 """
@@ -37,7 +38,7 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
 )
 
-from storage import sqlite_transaction
+from storage import postgres_writes, sqlite_transaction
 from storage.errors import ConcurrentUpdate
 
 log = logging.getLogger("campusbot.storage")
@@ -70,6 +71,9 @@ async def write(statement: Write) -> None:
 
 
 async def _run(db: BaseDBAsyncClient, writes: Sequence[Write]) -> None:
+    if db.capabilities.dialect == "postgres" and postgres_writes.combinable(writes):
+        await postgres_writes.send_together(db, writes)
+        return
     for statement in writes:
         changed, _ = await db.execute_query(statement.sql, statement.values)
         if statement.expect is not None and changed != statement.expect:

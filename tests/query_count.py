@@ -25,6 +25,7 @@ from typing import Any
 
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
 
+from storage import postgres_writes
 from storage.sqlite_transaction import OneHopTransaction
 
 STATEMENT_METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
@@ -75,6 +76,11 @@ def _wrap(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
                     counted.along += len(writes)
                     counted.transaction += 1
                     counted.sql.extend([*(w.sql for w in writes), "<commit>"])
+                elif kind == "together":    # the held writes as one statement (PostgreSQL)
+                    writes = args[0]
+                    counted.statements += len(writes)
+                    counted.along += len(writes) - 1
+                    counted.sql.extend(f"<together> {w.sql}" for w in writes)
                 elif kind == "statement":
                     counted.statements += 1
                     counted.sql.append(str(args[0]) if args else "")
@@ -92,7 +98,7 @@ def _wrap(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
 @contextlib.contextmanager
 def count_queries() -> Iterator[Counted]:
     counted = Counted()
-    patched: list[tuple[type, str, Any]] = []
+    patched: list[tuple[object, str, Any]] = []
     if not _active:
         for cls in _client_classes():
             for name, kind in ([(n, "statement") for n in STATEMENT_METHODS]
@@ -101,10 +107,13 @@ def count_queries() -> Iterator[Counted]:
                 if name in cls.__dict__:
                     patched.append((cls, name, cls.__dict__[name]))
                     setattr(cls, name, _wrap(cls.__dict__[name], kind))
+        original_together = postgres_writes.send_together
+        patched.append((postgres_writes, "send_together", original_together))
+        postgres_writes.send_together = _wrap(original_together, "together")
     _active.append(counted)
     try:
         yield counted
     finally:
         _active.remove(counted)
-        for cls, name, original in patched:
-            setattr(cls, name, original)
+        for owner, name, original in patched:
+            setattr(owner, name, original)

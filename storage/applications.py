@@ -20,7 +20,7 @@ from storage.models import (
     Reminder,
 )
 from storage.sql import client, db_values, marks, postgres
-from storage.transactions import Write, write
+from storage.transactions import insert_row, write
 
 #: applications that still wait for someone (an approver, or the applicant to 销假 or fix)
 OPEN_STATUSES = ("pending", "followup", "returned")
@@ -115,13 +115,10 @@ async def append_audit(application: Application, *, at: datetime, actor_id: str,
                        comment: str = "") -> None:
     """Held for the transaction's COMMIT (storage/transactions.py): read back only by later
     turns."""
-    m = marks(len(_AUDIT), postgres(client()))
-    await write(Write(
-        f"INSERT INTO audit_log ({', '.join(_AUDIT)}) VALUES ({', '.join(m)})",
-        db_values(AuditEntry, _AUDIT, {
-            "application_id": application.id, "at": at, "actor_id": actor_id,
-            "action": action, "from_state": from_state, "to_state": to_state,
-            "detail": detail or {}, "channel": channel, "comment": comment})))
+    await write(insert_row("audit_log", _AUDIT, db_values(AuditEntry, _AUDIT, {
+        "application_id": application.id, "at": at, "actor_id": actor_id, "action": action,
+        "from_state": from_state, "to_state": to_state, "detail": detail or {},
+        "channel": channel, "comment": comment})))
 
 
 _AUDIT = ("application_id", "at", "actor_id", "action", "from_state", "to_state", "detail",

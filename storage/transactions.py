@@ -40,6 +40,7 @@ from tortoise.backends.sqlite.client import (
 
 from storage import postgres_writes, sqlite_transaction
 from storage.errors import ConcurrentUpdate
+from storage.sql import marks, postgres
 
 log = logging.getLogger("campusbot.storage")
 
@@ -52,6 +53,47 @@ class Write:
     expect: int | None = None
     #: what changed meanwhile, for ConcurrentUpdate's message
     what: str = ""
+    #: (table, columns) of a plain one-row INSERT (`insert_row`): the held ones of a table go
+    #: as one multi-row INSERT, in the order written
+    row_of: tuple[str, tuple[str, ...]] | None = None
+
+
+def insert_row(table: str, columns: Sequence[str], values: list[Any]) -> Write:
+    """A one-row INSERT that the transaction may send together with others of its table."""
+    m = marks(len(columns), postgres(connections.get("default")))
+    return Write(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(m)})", values,
+                 row_of=(table, tuple(columns)))
+
+
+#: values in one merged INSERT at most (SQLite before 3.32 allowed 999)
+MAX_VALUES = 999
+
+
+def _merged(writes: Sequence[Write], is_postgres: bool) -> list[Write]:
+    """`writes` with each table's one-row INSERTs as one multi-row INSERT (where the first of
+    them stood: held writes never depend on each other across tables)."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Write]] = {}
+    for statement in writes:
+        if statement.row_of is not None:
+            groups.setdefault(statement.row_of, []).append(statement)
+    groups = {key: group for key, group in groups.items()
+              if len(group) > 1 and len(group) * len(key[1]) <= MAX_VALUES}
+    if not groups:
+        return list(writes)
+    merged: list[Write] = []
+    for statement in writes:
+        group = groups.get(statement.row_of) if statement.row_of is not None else None
+        if group is None:
+            merged.append(statement)
+        elif group[0] is statement:   # rows of a multi-row INSERT get ids in the order listed
+            table, columns = statement.row_of  # type: ignore[misc]
+            width = len(columns)
+            m = marks(width * len(group), is_postgres)
+            rows = ", ".join(f"({', '.join(m[n * width:(n + 1) * width])})"
+                             for n in range(len(group)))
+            merged.append(Write(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows}",
+                                [value for row in group for value in row.values]))
+    return merged
 
 
 #: the innermost `transaction()` of this task: its connection and the writes held for COMMIT
@@ -96,6 +138,7 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
             token = _held.set((client, writes))
             try:
                 yield client
+                writes = _merged(writes, postgres(client))
                 if isinstance(client, sqlite_transaction.OneHopTransaction):
                     await client.commit_with(writes)
                 else:

@@ -80,7 +80,7 @@ def _wrap(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
                     writes = args[0]
                     counted.statements += len(writes)
                     counted.along += len(writes) - 1
-                    counted.sql.extend(f"<together> {w.sql}" for w in writes)
+                    counted.sql.extend(["<together>", *(w.sql for w in writes)])
                 elif kind == "statement":
                     counted.statements += 1
                     counted.sql.append(str(args[0]) if args else "")

@@ -265,7 +265,12 @@ class Dispatcher:
         async with transaction():
             ran = await self._turn(user_id, person, accepted, now, exclusive=exclusive,
                                    batch=writes)
-            await writes.flush(now)
+            try:
+                await writes.flush(now)
+            except RETRY_TURN:
+                raise
+            except Exception as exc:   # e.g. a value the conversation cannot store
+                raise TurnError(ran.event_id) from exc
         self._done(ran, user_id, started)
         self.wake_sender()
         return ran.event_id, ran.turn, ran.more

@@ -184,16 +184,9 @@ async def test_a_turn_runs_the_users_older_waiting_message_first(bot: Bot) -> No
     assert await dispatcher.process(older) == TurnResult("", processed=False)   # done already
 
 
-async def test_a_message_whose_turn_keeps_failing_is_given_up_and_the_user_told(
-        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    dispatcher = bot.app[keys.DISPATCHER]
-    handle = dispatcher.handlers.handle
-
-    async def broken_for_one_text(turn: Any, conversation: Any, incoming: Incoming) -> None:
-        if incoming.text == "触发故障":
-            raise RuntimeError("a bug in a handler")
-        await handle(turn, conversation, incoming)
-    monkeypatch.setattr(dispatcher.handlers, "handle", broken_for_one_text)
+async def keeps_failing_then_given_up(bot: Bot) -> None:
+    """触发故障's turn fails every time: after its retries the user is told, and the 帮助 sent
+    behind it is answered only then."""
     for text in ("触发故障", "帮助"):
         assert (await bot.wecom.text(TEACHER, text)).accepted
     await bot.settle()
@@ -205,6 +198,35 @@ async def test_a_message_whose_turn_keeps_failing_is_given_up_and_the_user_told(
     texts = bot.fake.read(TEACHER)
     assert texts[0] == TURN_GIVEN_UP and len(texts) == 2   # then 帮助 is answered
     assert [e.status for e in await InboundEvent.all().order_by("id")] == ["failed", "done"]
+
+
+async def test_a_message_whose_turn_keeps_failing_is_given_up_and_the_user_told(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    dispatcher = bot.app[keys.DISPATCHER]
+    handle = dispatcher.handlers.handle
+
+    async def broken_for_one_text(turn: Any, conversation: Any, incoming: Incoming) -> None:
+        if incoming.text == "触发故障":
+            raise RuntimeError("a bug in a handler")
+        await handle(turn, conversation, incoming)
+    monkeypatch.setattr(dispatcher.handlers, "handle", broken_for_one_text)
+    await keeps_failing_then_given_up(bot)
+
+
+async def test_a_turn_whose_writes_cannot_be_made_is_given_up_too(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The turn ran, but what it leaves cannot be written (here a value the conversation
+    cannot store): the writes are made at the transaction's end, and their failure must count
+    as the turn's, not escape it."""
+    dispatcher = bot.app[keys.DISPATCHER]
+    handle = dispatcher.handlers.handle
+
+    async def unstorable_for_one_text(turn: Any, conversation: Any, incoming: Incoming) -> None:
+        await handle(turn, conversation, incoming)
+        if incoming.text == "触发故障":
+            conversation.context["unstorable"] = object()
+    monkeypatch.setattr(dispatcher.handlers, "handle", unstorable_for_one_text)
+    await keeps_failing_then_given_up(bot)
 
 
 # ---- two processes -------------------------------------------------------------------------------

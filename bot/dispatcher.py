@@ -127,7 +127,7 @@ class BatchWrites:
     events: list[int] = field(default_factory=list)
 
     async def flush(self, now: datetime) -> None:
-        """Held for the transaction's COMMIT (storage/transactions.py), like every turn's."""
+        """Held for the transaction's COMMIT (storage/held_writes.py), like every turn's."""
         await save_conversations(self.conversations, now)
         await outbox.enqueue_many(self.messages, now)
         await inbound.mark_processed(self.events, now)

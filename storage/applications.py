@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 
 from storage.db import is_postgres
 from storage.errors import ConcurrentUpdate
+from storage.held_writes import insert_row, write
 from storage.models import (
     Application,
     ApprovalTask,
@@ -20,7 +21,6 @@ from storage.models import (
     Reminder,
 )
 from storage.sql import client, db_values, marks, postgres
-from storage.transactions import insert_row, write
 
 #: applications that still wait for someone (an approver, or the applicant to 销假 or fix)
 OPEN_STATUSES = ("pending", "followup", "returned")
@@ -113,7 +113,7 @@ async def append_audit(application: Application, *, at: datetime, actor_id: str,
                        from_state: str = "", to_state: str = "",
                        detail: dict[str, Any] | None = None, channel: str = "",
                        comment: str = "") -> None:
-    """Held for the transaction's COMMIT (storage/transactions.py): read back only by later
+    """Held for the transaction's COMMIT (storage/held_writes.py): read back only by later
     turns."""
     await write(insert_row("audit_log", _AUDIT, db_values(AuditEntry, _AUDIT, {
         "application_id": application.id, "at": at, "actor_id": actor_id, "action": action,

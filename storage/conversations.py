@@ -12,9 +12,9 @@ from tortoise.exceptions import IntegrityError
 
 from storage.db import is_postgres
 from storage.errors import ConcurrentUpdate
+from storage.held_writes import Write, write
 from storage.models import Conversation
 from storage.sql import client, db_values, marks, postgres
-from storage.transactions import Write, write
 
 
 async def lock_conversation(user_id: str, now: datetime, *,

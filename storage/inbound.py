@@ -9,9 +9,9 @@ from typing import Any, NamedTuple
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
+from storage.held_writes import Write, write
 from storage.models import InboundEvent
 from storage.sql import client, marks, postgres
-from storage.transactions import Write, write
 
 MAX_KEY = 255
 _COLUMNS = ("channel", "dedupe_key", "user_id", "payload", "status", "attempts", "received_at")

@@ -22,9 +22,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from storage import identities
+from storage.held_writes import Write, write
 from storage.models import OutboxMessage
 from storage.sql import db_values, marks
-from storage.transactions import Write, transaction, write
+from storage.transactions import transaction
 
 UNFINISHED = ("pending", "sending")
 #: a claim not renewed for this long belongs to a dead process

@@ -25,7 +25,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from storage.errors import ConcurrentUpdate
 
 if TYPE_CHECKING:
-    from storage.transactions import Write
+    from storage.held_writes import Write
 
 _TARGET = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE)\s+(\w+)", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\$(\d+)")

@@ -5,7 +5,7 @@ aiosqlite runs every call in the connection's own thread; a call costs ~100 µs 
 some 25 times what a turn's small statement costs SQLite itself (docs/benchmarks.md,
 "Fewer trips to SQLite's thread"). Tortoise's transaction takes two such trips to begin (a
 COMMIT in case one is open, then BEGIN) and one per statement. `OneHopTransaction` begins in
-one, and `commit_with` sends the transaction's deferred writes (storage/transactions.py) and its
+one, and `commit_with` sends the transaction's held writes (storage/held_writes.py) and its
 COMMIT in one: a dialog turn went from nine trips to four.
 
 It reaches into aiosqlite's `Connection._execute` (queue a function for the connection's
@@ -27,7 +27,7 @@ from tortoise.exceptions import TransactionManagementError
 from storage.errors import ConcurrentUpdate
 
 if TYPE_CHECKING:
-    from storage.transactions import Write
+    from storage.held_writes import Write
 
 #: aiosqlite queues functions for its thread through this (see the module's docstring)
 AVAILABLE = callable(getattr(aiosqlite.Connection, "_execute", None))

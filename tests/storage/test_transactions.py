@@ -1,4 +1,4 @@
-"""Writes held for the COMMIT (storage/transactions.py): they land with the transaction or not
+"""Writes held for the COMMIT (storage/held_writes.py): they land with the transaction or not
 at all, a guarded one that finds its row changed undoes everything the transaction wrote, and
 a failure among them leaves the database usable."""
 
@@ -12,9 +12,10 @@ from storage import applications as store
 from storage import sql
 from storage.conversations import lock_conversation, save_conversation
 from storage.errors import ConcurrentUpdate
+from storage.held_writes import Write, write
 from storage.models import Application, AuditEntry, Conversation
 from storage.sql import db_values, marks, postgres
-from storage.transactions import Write, transaction, write
+from storage.transactions import transaction
 from tests.conftest import START
 
 TEACHER = "zhang_t"

@@ -3,9 +3,12 @@ survives an outage patch the real call with it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from flows.incoming import Incoming
 
 
 def fail_first(monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
@@ -19,3 +22,15 @@ def fail_first(monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
             raise pending.pop()
         return await real(*args)
     monkeypatch.setattr(owner, name, failing)
+
+
+def handler_failing(monkeypatch: pytest.MonkeyPatch, dispatcher: Any,
+                    when: Callable[[Incoming], bool]) -> None:
+    """The dispatcher's handlers raise (a bug) for every message `when` picks."""
+    handle = dispatcher.handlers.handle
+
+    async def failing(turn: Any, conversation: Any, incoming: Incoming) -> None:
+        if when(incoming):
+            raise RuntimeError("a bug in a handler")
+        await handle(turn, conversation, incoming)
+    monkeypatch.setattr(dispatcher.handlers, "handle", failing)

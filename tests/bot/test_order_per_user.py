@@ -22,6 +22,7 @@ from storage import outbox
 from storage.models import InboundEvent, OutboxMessage
 from tests.bot.channels.wecom.conftest import AES_KEY, TOKEN, Bot, start_bot
 from tests.conftest import wipe_database
+from tests.failing import handler_failing
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
 from tests.processes import processes, wecom_env
@@ -202,14 +203,8 @@ async def keeps_failing_then_given_up(bot: Bot) -> None:
 
 async def test_a_message_whose_turn_keeps_failing_is_given_up_and_the_user_told(
         bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    dispatcher = bot.app[keys.DISPATCHER]
-    handle = dispatcher.handlers.handle
-
-    async def broken_for_one_text(turn: Any, conversation: Any, incoming: Incoming) -> None:
-        if incoming.text == "触发故障":
-            raise RuntimeError("a bug in a handler")
-        await handle(turn, conversation, incoming)
-    monkeypatch.setattr(dispatcher.handlers, "handle", broken_for_one_text)
+    handler_failing(monkeypatch, bot.app[keys.DISPATCHER],
+                    lambda incoming: incoming.text == "触发故障")
     await keeps_failing_then_given_up(bot)
 
 

@@ -15,6 +15,7 @@ from bot.intake import Accepted
 from flows.incoming import Incoming
 from storage.models import Application, ApprovalTask, InboundEvent, OutboxMessage
 from tests.conftest import Sim
+from tests.failing import handler_failing
 from tests.flows.test_leave_dialog import TEACHER, fill_leave
 from tests.query_count import count_queries
 
@@ -93,13 +94,7 @@ async def test_an_event_finished_elsewhere_during_a_batch_is_not_answered_twice(
 async def test_a_failing_turn_in_a_batch_costs_the_others_nothing(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     dispatcher = client.app[keys.DISPATCHER]
-    handle = dispatcher.handlers.handle
-
-    async def broken_for_one_user(turn: Any, conversation: Any, incoming: Incoming) -> None:
-        if incoming.user_id == "vp_wu":
-            raise RuntimeError("a bug in a handler")
-        await handle(turn, conversation, incoming)
-    monkeypatch.setattr(dispatcher.handlers, "handle", broken_for_one_user)
+    handler_failing(monkeypatch, dispatcher, lambda incoming: incoming.user_id == "vp_wu")
     batch = [await accept(dispatcher, user, "帮助", f"k-{user}") for user in USERS]
     await dispatcher.process_batch(batch)
     for user in USERS:

@@ -5,7 +5,8 @@
             claims, processes and restarts)
     lane    one task per user delivers its run in order; at the first failure the rest go back
             to the queue behind the failed one
-    retry   fast at first (0.2 s, 0.5 s, 1 s), then backing off to 5 minutes, with jitter.
+    retry   fast at first (0.2 s, 0.5 s, 1 s), then backing off to 5 minutes, with jitter —
+            to 10 s at most while the channel delivers other messages (the platform is up).
             Transient faults (platform busy, timeouts, network, a refused token) retry until
             `give_up_after`; other retryable errors `max_attempts` times; errors retrying
             cannot fix (the user left, invalid content) not at all. A message given up is a dead
@@ -50,6 +51,13 @@ log = logging.getLogger("campusbot.outbox")
 
 #: seconds before the next try after the 1st, 2nd, … failure; the last repeats
 RETRY_DELAYS = (0.2, 0.5, 1, 1, 2, 3, 5, 8, 15, 30, 60, 120, 300)
+#: while the channel delivered other messages within PLATFORM_UP (the platform is up, this
+#: message was unlucky), a retry waits at most WHILE_UP_LONGEST — for its first
+#: WHILE_UP_ATTEMPTS tries; backing off further is for outages (a load run with 30 % of calls
+#: failing had one reply retried 11 times over 4 minutes, most of it in waits of 30–68 s)
+PLATFORM_UP = timedelta(seconds=60)
+WHILE_UP_LONGEST = 10.0
+WHILE_UP_ATTEMPTS = 20
 POLL_SECONDS = 2.0
 RATE_LIMIT_PAUSE = timedelta(seconds=20)
 #: pauses between tries to record a message the platform has taken; they add up to well under
@@ -78,8 +86,10 @@ class RetryPolicy:
     max_attempts: int
     give_up_after: timedelta
 
-    def delay(self, attempts: int) -> float:
+    def delay(self, attempts: int, *, platform_up: bool = False) -> float:
         base = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+        if platform_up and attempts <= WHILE_UP_ATTEMPTS:
+            base = min(base, WHILE_UP_LONGEST)
         return base * random.uniform(0.8, 1.2)  # spread the retries of many users
 
     def gives_up(self, message: OutboxMessage, error: DeliveryError, now: datetime) -> bool:
@@ -152,6 +162,8 @@ class OutboxSender:
         self._next_retry: float | None = None
         self._claims = Interval(CLAIM_INTERVAL)
         self._sent = SentMarks(clock)
+        #: when each channel last delivered a message (is the platform up?)
+        self._delivered_at: dict[str, datetime] = {}
         #: true while events are arriving in this process (set by the services: the intake's)
         self.defer_while: Callable[[], bool] | None = None
 
@@ -329,6 +341,7 @@ class OutboxSender:
         finally:
             DELIVERING.reset(marker)
         await self._record_sent(message)
+        self._delivered_at[message.channel] = self.clock.now()
         metrics.DELIVERIES.inc(channel=message.channel, outcome="sent")
         return Outcome.SENT
 
@@ -352,7 +365,9 @@ class OutboxSender:
                     log.exception("could not tell the admins about outbox message %s",
                                   message.id)
             return Outcome.GIVEN_UP
-        delay = self.policy.delay(message.attempts)
+        delivered_at = self._delivered_at.get(message.channel)
+        delay = self.policy.delay(message.attempts, platform_up=delivered_at is not None
+                                  and now - delivered_at <= PLATFORM_UP)
         log.warning("outbox message %s to %s failed (attempt %d), retry in %.1f s: %s",
                     message.id, message.user_id, message.attempts, delay, error)
         later = now + timedelta(seconds=delay)

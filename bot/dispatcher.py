@@ -35,6 +35,7 @@ from bot import metrics
 from bot.channels import SIMULATOR
 from bot.clock import Clock
 from bot.intake import Accepted, Intake
+from bot.pacing import patiently
 from bot.people import People
 from flows.incoming import Incoming
 from flows.turn import Turn
@@ -219,14 +220,7 @@ class Dispatcher:
                 return result
 
     async def _person(self, user_id: str, channel: str) -> PersonInfo | None:
-        for pause in (*DATABASE_PAUSES, None):
-            try:
-                return await self.people.person_of(channel, user_id)
-            except DATABASE_UNAVAILABLE:
-                if pause is None:
-                    raise
-                await asyncio.sleep(pause)
-        raise AssertionError("unreachable")
+        return await patiently(self.people.person_of, channel, user_id, pauses=DATABASE_PAUSES)
 
     async def _next_turn_with_retries(
             self, user_id: str, person: PersonInfo | None,

@@ -37,7 +37,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TypeVar
 
 from bot import metrics
 from bot.channels.base import DELIVERING, Channel, DeliveryError, PreparesDeliveries
@@ -72,7 +71,6 @@ CLAIM_INTERVAL = 0.02
 BURST_DEFER = 0.05
 
 DeadLetterHook = Callable[[OutboxMessage, str], Awaitable[None]]
-T = TypeVar("T")
 
 
 class Outcome(Enum):

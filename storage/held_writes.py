@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from storage import postgres_writes
 from storage.errors import ConcurrentUpdate
-from storage.sql import marks, postgres
+from storage.sql import marks, postgres, value_rows
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,7 @@ def merged(writes: Sequence[Write], is_postgres: bool) -> list[Write]:
             merged.append(statement)
         elif group[0] is statement:   # rows of a multi-row INSERT get ids in the order listed
             table, columns = statement.row_of  # type: ignore[misc]
-            width = len(columns)
-            m = marks(width * len(group), is_postgres)
-            rows = ", ".join(f"({', '.join(m[n * width:(n + 1) * width])})"
-                             for n in range(len(group)))
+            rows = value_rows(len(columns), len(group), is_postgres)
             merged.append(Write(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows}",
                                 [value for row in group for value in row.values]))
     return merged

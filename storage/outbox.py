@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 from storage import identities
 from storage.held_writes import Write, write
 from storage.models import OutboxMessage
-from storage.sql import db_values, marks
+from storage.sql import db_values, marks, value_rows
 from storage.transactions import transaction
 
 UNFINISHED = ("pending", "sending")
@@ -72,20 +72,18 @@ async def enqueue_many(messages: Sequence[NewMessage], now: datetime,
     db = connections.get("default")
     is_postgres = db.capabilities.dialect == "postgres"
     values: list[Any] = []
-    groups = []
     for message in messages:
         values.extend(db_values(OutboxMessage, _INSERTED, {
             "channel": message.channel, "user_id": message.user_id,
             "payload": message.payload, "status": "pending", "attempts": 0,
             "next_try_at": now, "created_at": now, "turn_id": message.turn_id or turn_id,
             "dedupe_key": message.dedupe_key, "last_error": ""}))
-        groups.append("(" + ", ".join(_marks(len(_INSERTED), is_postgres,
-                                              len(values) - len(_INSERTED))) + ")")
     # rows of one multi-row INSERT get their ids in the order listed (both databases), which is
     # the order the user receives them in
     await write(Write(
         f"INSERT INTO {OutboxMessage._meta.db_table} ({', '.join(_INSERTED)}) VALUES "
-        f"{', '.join(groups)} ON CONFLICT (dedupe_key) DO NOTHING", values))
+        f"{value_rows(len(_INSERTED), len(messages), is_postgres)} "
+        "ON CONFLICT (dedupe_key) DO NOTHING", values))
 
 
 async def claim_due(now: datetime, channels: Sequence[str], *, owner: str, limit: int = 100,

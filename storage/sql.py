@@ -36,6 +36,13 @@ def marks(count: int, is_postgres: bool, start: int = 0, *,
     return ["?"] * count
 
 
+def value_rows(width: int, count: int, is_postgres: bool) -> str:
+    """`(?, ?), (?, ?)` — or `($1, $2), ($3, $4)` — for `count` rows of `width` values: the
+    VALUES of a multi-row INSERT (its rows get ids in the order listed, on both databases)."""
+    return ", ".join(f"({', '.join(marks(width, is_postgres, n * width))})"
+                     for n in range(count))
+
+
 def db_values(model: type[Model], names: Sequence[str], values: dict[str, Any]) -> list[Any]:
     """`values` by field name, converted for the database as the ORM converts them."""
     fields = model._meta.fields_map

@@ -29,7 +29,15 @@ from tortoise.exceptions import IntegrityError
 
 from storage.errors import ConcurrentUpdate
 from storage.models import Application, Conversation, InboundEvent
-from storage.sql import client, db_values, from_row, marks, postgres, select_list
+from storage.sql import (
+    client,
+    db_values,
+    from_row,
+    marks,
+    postgres,
+    select_list,
+    value_rows,
+)
 
 
 @dataclass
@@ -119,9 +127,7 @@ async def _create_conversations(people: list[str], now: datetime) -> None:
     values = [value for person in people for value in db_values(
         Conversation, _NEW_CONVERSATION,
         {"user_id": person, "pending": {}, "context": {}, "updated_at": now, "version": 0})]
-    width = len(_NEW_CONVERSATION)
-    rows = ", ".join("(" + ", ".join(marks(width, is_postgres, n * width)) + ")"
-                     for n in range(len(people)))
+    rows = value_rows(len(_NEW_CONVERSATION), len(people), is_postgres)
     await db.execute_query(f"INSERT INTO conversations ({', '.join(_NEW_CONVERSATION)}) "
                            f"VALUES {rows} ON CONFLICT (user_id) DO NOTHING", values)
 

@@ -13,9 +13,11 @@
             letter (`campusbot outbox dead`) and `on_dead` tells the admins.
 
 Up to `concurrency` users are served at once, and a new lane starts as soon as one ends, so a
-slow platform (seconds per call) delays each user's messages, not everybody's. Claims are leases
-renewed while a lane runs; a sender killed with kill -9 leaves claims that others take again
-after `outbox.LEASE`.
+slow platform (seconds per call) delays each user's messages, not everybody's. A lane whose call
+has waited `slow_call` seconds (most likely hanging until the client's timeout) no longer counts,
+up to `most_lanes` in all: calls hanging for their timeout do not hold up everybody else.
+Claims are leases renewed while a lane runs; a sender killed with kill -9 leaves claims that
+others take again after `outbox.LEASE`.
 
 The lane's own bookkeeping (marking a message sent — `_record_sent` — due again or given up,
 giving claims back) rides out a lost database connection with short pauses, so a connection cut
@@ -37,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from bot import metrics
 from bot.channels.base import DELIVERING, Channel, DeliveryError, PreparesDeliveries
@@ -63,6 +66,13 @@ RATE_LIMIT_PAUSE = timedelta(seconds=20)
 #: the claim's lease, so no other process takes the message again meanwhile
 RECORD_SENT_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 3.0)
 CONCURRENCY = 64
+#: a call still unanswered after this many seconds frees its lane's place for another user;
+#: WeCom answers in tens of milliseconds, and a load run with 15 % of calls hanging for the
+#: 10-s timeout had every lane hanging and a user's reply waiting 55 s for one
+SLOW_CALL = 1.0
+#: lanes in all, hanging ones included (each holds an HTTP connection: see
+#: bot/channels/base.HTTP_CONNECTIONS)
+MOST_LANES = 4 * CONCURRENCY
 #: claims are at least this many seconds apart: under load every turn wakes the sender, and one
 #: claim (a transaction of four statements) per message cost more than the message's delivery;
 #: paced, one claim takes everything the turns of the last interval wrote
@@ -142,17 +152,22 @@ class SentMarks:
 class OutboxSender:
     def __init__(self, channels: dict[str, Channel], clock: Clock, *, max_attempts: int,
                  per_user_per_minute: int, give_up_after: timedelta = timedelta(hours=24),
-                 concurrency: int = CONCURRENCY, on_dead: DeadLetterHook | None = None) -> None:
+                 concurrency: int = CONCURRENCY, most_lanes: int = MOST_LANES,
+                 slow_call: float = SLOW_CALL, on_dead: DeadLetterHook | None = None) -> None:
         self.channels = {name: c for name, c in channels.items() if c.pushes}
         self.clock = clock
         self.policy = RetryPolicy(max_attempts, give_up_after)
         self.per_user_per_minute = per_user_per_minute
         self.concurrency = concurrency
+        self.most_lanes = most_lanes
+        self.slow_call = slow_call
         self.on_dead = on_dead
         #: this process's name on its claims
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._lanes: set[asyncio.Task[int]] = set()
+        #: lanes whose call has waited longer than `slow_call`: they do not count
+        self._slow: set[asyncio.Task[int]] = set()
         #: ids of the claimed messages being delivered (their claims are renewed)
         self._held: set[int] = set()
         #: claims of lanes the database interrupted, to give back once it answers again
@@ -182,7 +197,7 @@ class OutboxSender:
                 except Exception:  # a database hiccup: the loop survives and tries again
                     log.exception("outbox claim failed")
                     started = 0
-                if started and len(self._lanes) < self.concurrency:
+                if started and self._free() > 0:
                     continue  # there may be more due right now
                 await self._wait()
         finally:
@@ -205,8 +220,12 @@ class OutboxSender:
         if self._next_retry is not None and loop.time() >= self._next_retry:
             self._next_retry = None
 
+    def _free(self) -> int:
+        counted = len(self._lanes) - len(self._slow)
+        return min(self.concurrency - counted, self.most_lanes - len(self._lanes))
+
     async def _start_lanes(self) -> int:
-        free = self.concurrency - len(self._lanes)
+        free = self._free()
         if free <= 0 or not self.channels:
             return 0
         await self._give_back_abandoned()
@@ -220,6 +239,7 @@ class OutboxSender:
 
     def _lane_done(self, task: asyncio.Task[int]) -> None:
         self._lanes.discard(task)
+        self._slow.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("outbox lane failed", exc_info=task.exception())
         self._wake.set()
@@ -324,6 +344,8 @@ class OutboxSender:
     async def _deliver(self, message: OutboxMessage) -> Outcome:
         channel = self.channels[message.channel]
         marker = DELIVERING.set(message.id)
+        lane = asyncio.current_task()
+        slow = asyncio.get_running_loop().call_later(self.slow_call, self._call_is_slow, lane)
         try:
             await channel.send(message.user_id, message.payload)
         except DeliveryError as exc:
@@ -338,10 +360,17 @@ class OutboxSender:
             return await self._failed(message, DeliveryError(f"{type(exc).__name__}: {exc}"))
         finally:
             DELIVERING.reset(marker)
+            slow.cancel()
+            self._slow.discard(lane)  # type: ignore[arg-type]  # None is never in it
         await self._record_sent(message)
         self._delivered_at[message.channel] = self.clock.now()
         metrics.DELIVERIES.inc(channel=message.channel, outcome="sent")
         return Outcome.SENT
+
+    def _call_is_slow(self, lane: asyncio.Task[Any] | None) -> None:
+        if lane is not None and lane in self._lanes:  # not a lane of `deliver_due`
+            self._slow.add(lane)
+            self._wake.set()
 
     async def _record_sent(self, message: OutboxMessage) -> None:
         """The platform has the message: if the database is away just now (a restart, a cut

@@ -45,6 +45,10 @@ if TYPE_CHECKING:  # at run time the config imports the registry, not the other 
 # repeated requests (WeCom's duplicate check keys on it); None outside the sender.
 DELIVERING: ContextVar[int | None] = ContextVar("delivering_outbox_id", default=None)
 
+#: connections a platform client may hold open at once: more than the outbox's lanes
+#: (bot/sender.MOST_LANES), whose calls may all hang at once; aiohttp's default is 100
+HTTP_CONNECTIONS = 320
+
 
 class DeliveryError(Exception):
     """Sending failed. `retryable` errors are tried again later with backoff; `transient` ones

@@ -4,6 +4,9 @@ cannot fix end a message — as a dead letter the admins hear about."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -230,3 +233,47 @@ async def test_an_unlucky_message_is_retried_briskly_while_the_platform_is_up(
 async def test_in_an_outage_the_retries_back_off(client: TestClient, clock: FixedClock) -> None:
     waits = await retry_waits(FlakyChannel(failures=100, transient=True), clock, others=False)
     assert waits[-1] >= 60 * 0.8
+
+
+class HangingChannel(FlakyChannel):
+    """A platform whose calls for some users get no answer (until the test ends)."""
+
+    def __init__(self, hanging: set[str]) -> None:
+        super().__init__()
+        self.hanging = hanging
+        self.waiting: set[str] = set()
+
+    async def send(self, user_id: str, payload: dict[str, Any]) -> None:
+        if user_id in self.hanging:
+            self.waiting.add(user_id)
+            await asyncio.Event().wait()
+        await super().send(user_id, payload)
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 3.0) -> bool:
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return check()
+
+
+async def test_calls_hanging_for_their_timeout_do_not_hold_up_other_users(
+        client: TestClient, clock: FixedClock) -> None:
+    """With 15 % of calls hanging for the 10-s timeout, every lane was hanging and one
+    teacher's reply waited 55 s for a lane."""
+    channel = HangingChannel({"hang1", "hang2"})
+    await queue(clock, "hang1", "回复一")
+    await queue(clock, "hang2", "回复二")
+    worker = OutboxSender({"flaky": channel}, clock, max_attempts=5, per_user_per_minute=30,
+                          concurrency=2, slow_call=0.05)
+    running = asyncio.create_task(worker.run())
+    try:
+        assert await eventually(lambda: channel.waiting == {"hang1", "hang2"})
+        await queue(clock, "zhang_t", "您的申请已提交")
+        worker.wake()
+        assert await eventually(lambda: channel.delivered == [("zhang_t", "您的申请已提交")])
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

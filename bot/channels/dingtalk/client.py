@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.channels.base import HTTP_CONNECTIONS
 from bot.channels.dingtalk.errors import (
     DingtalkApiError,
     DingtalkError,
@@ -70,7 +71,9 @@ class DingtalkClient:
     def http(self) -> aiohttp.ClientSession:
         # created on first use: a ClientSession belongs to the running event loop
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers={"User-Agent": "campusbot"})
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": "campusbot"},
+                connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS))
         return self._session
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from bot import metrics
+from bot.channels.base import HTTP_CONNECTIONS
 from bot.channels.tokens import TokenStore
 from bot.channels.wecom.errors import (
     BUSY_ERRORS,
@@ -58,7 +59,8 @@ class WecomClient:
         # created on first use: a ClientSession belongs to the running event loop
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                headers={"User-Agent": "campusbot"}, raise_for_status=False)
+                headers={"User-Agent": "campusbot"}, raise_for_status=False,
+                connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS))
         return self._session
 
     async def close(self) -> None:

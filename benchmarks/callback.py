@@ -13,13 +13,13 @@ side with two floors:
 It starts, as separate processes: the callback floor (which also plays WeCom's API for every
 reply, and counts them by sender), the end-to-end floor (SQLite in its own file, or a table in
 the --database), and `campusbot serve` with [wecom] on, a directory of 2,000 synthetic
-teachers, and SQLite in a temporary folder (or --database, e.g. PostgreSQL). For each
-concurrency level it measures the callback floor, the end-to-end floor, then campusbot, each
-`repeats` times after a warm-up, and waits after each until every reply has reached the API,
-so nothing is measured while another works in the background. Replies/s end to end = requests
+teachers, and SQLite in a temporary folder (or --database, e.g. PostgreSQL, emptied first).
+For each concurrency level it measures the callback floor, the end-to-end floor, then
+campusbot, each `repeats` times after a warm-up, and waits after each until every reply has
+reached the API, so nothing is measured while another works in the background. Replies/s end to end = requests
 ÷ (time of the last reply at the API − time the first request was sent). Reports replies/s,
-ack (callback answer) p50/p99 and req/s (medians over the repeats) and the ratios to the
-floors, plus the machine.
+ack (callback answer) p50/p99 and req/s (medians over the repeats), the ratios to the floors,
+the servers' CPU per reply over the same span, plus the machine.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.postgres import empty_database  # noqa: E402
 from bot.channels.wecom.crypto import WecomCrypto  # noqa: E402
 
 CORP_ID = "wwbenchmark000001"
@@ -297,12 +298,26 @@ def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
 
 async def timed(url: str, batch: list[tuple[str, bytes]], concurrency: int,
                 server: subprocess.Popen[bytes]) -> tuple[Result, float, float]:
-    """The load result, the server's CPU milliseconds per request during it, and the
-    wall-clock time (time.time()) the load started."""
+    """The load result, the server's CPU milliseconds per request while the callbacks were
+    answered, and the wall-clock time (time.time()) the load started."""
     before = cpu_seconds(server)
     started = time.time()
     result = await load(url, batch, concurrency)
     return result, (cpu_seconds(server) - before) * 1000 / len(batch), started
+
+
+async def timed_end_to_end(url: str, batch: list[tuple[str, bytes]], concurrency: int,
+                           server: subprocess.Popen[bytes], api_base: str, expected: int, *,
+                           who: str = "count") -> tuple[Result, float, float]:
+    """The load result, replies per second from the first request until the API stand-in had
+    the last reply, and the server's CPU milliseconds per reply over that same span (its
+    turns and deliveries after the last callback included)."""
+    before = cpu_seconds(server)
+    started = time.time()
+    result = await load(url, batch, concurrency)
+    last = await drained(api_base, expected, who=who)
+    cpu = (cpu_seconds(server) - before) * 1000 / len(batch)
+    return result, len(batch) / (last - started), cpu
 
 
 async def api_stats(base: str) -> dict[str, Any]:
@@ -472,28 +487,27 @@ async def measure(args: argparse.Namespace, servers: Servers) -> list[dict[str, 
             floors.append(result)
             floor_cpu.append(cpu)
             # end to end: from the first request until the API stand-in got the last reply
-            result, cpu, started = await timed(f"{e2e_base}/e2e", messages.batch(args.requests),
-                                               level, servers.e2e_floor)
             expected_floor += args.requests
-            last = await drained(floor_base, expected_floor, who="floor")
+            result, rate, cpu = await timed_end_to_end(
+                f"{e2e_base}/e2e", messages.batch(args.requests), level, servers.e2e_floor,
+                floor_base, expected_floor, who="floor")
             e2es.append(result)
             e2e_cpu.append(cpu)
-            e2e_rates.append(args.requests / (last - started))
-            result, cpu, started = await timed(f"{bot_base}/wecom/callback",
-                                               messages.batch(args.requests), level, servers.bot)
+            e2e_rates.append(rate)
             expected += args.requests
-            last = await drained(floor_base, expected)
+            result, rate, cpu = await timed_end_to_end(
+                f"{bot_base}/wecom/callback", messages.batch(args.requests), level, servers.bot,
+                floor_base, expected)
             bots.append(result)
             bot_cpu.append(cpu)
-            bot_rates.append(args.requests / (last - started))
+            bot_rates.append(rate)
         row: dict[str, Any] = {
             "concurrency": level,
             "floor": median_of(floors),
             "e2e_floor": median_of(e2es),
             "campusbot": median_of(bots),
             "errors": sum(r.errors for r in floors + e2es + bots),
-            # server CPU per request while the load ran (campusbot's includes the turns and
-            # replies that ran meanwhile)
+            # server CPU per reply, end to end (until the API had the last reply)
             "floor_cpu_ms": statistics.median(floor_cpu),
             "e2e_floor_cpu_ms": statistics.median(e2e_cpu),
             "campusbot_cpu_ms": statistics.median(bot_cpu),
@@ -520,7 +534,7 @@ def format_row(row: dict[str, Any]) -> str:
 HEADER = ("| senders | end-to-end floor replies/s | campusbot replies/s | ratio | "
           "end-to-end floor ack p99 ms | campusbot ack p50 ms | campusbot ack p99 ms | "
           "callback floor req/s | campusbot req/s | callback ratio | "
-          "end-to-end floor CPU ms/req | campusbot CPU ms/req | errors |\n"
+          "end-to-end floor CPU ms/reply | campusbot CPU ms/reply | errors |\n"
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 
@@ -545,6 +559,8 @@ def main() -> None:
     parser.add_argument("--log-level", default="WARNING",
                         help="campusbot's log level (INFO: a line per turn with its duration)")
     args = parser.parse_args()
+    if args.database and args.database.startswith(("postgres", "asyncpg")):
+        asyncio.run(empty_database(args.database))   # not the earlier runs' messages
     servers = start(args)
     print(json.dumps({**machine(), "database": servers.database.split("://")[0],
                       "workers": args.workers}, ensure_ascii=False))

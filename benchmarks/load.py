@@ -58,6 +58,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.postgres import empty_database, pg_dsn  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from tests.fakes.wecom import Chaos, FakeWecom  # noqa: E402
 from tests.fakes.wecom_callbacks import WecomCallbacks  # noqa: E402
@@ -148,18 +149,6 @@ async def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 # ---- the database --------------------------------------------------------------------------
 
-def pg_dsn(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-async def fresh_database(url: str) -> None:
-    connection = await asyncpg.connect(pg_dsn(url))
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await connection.close()
-
-
 async def left_to_do(url: str) -> tuple[int, int]:
     """(events waiting for their turn, messages waiting to be sent)."""
     connection = await asyncpg.connect(pg_dsn(url))
@@ -237,7 +226,7 @@ async def serve_fake(campus: Campus, calibration: Campus) -> tuple[FakeWecom, we
 
 async def one_run(setup: Setup, fault: str) -> dict[str, Any]:
     args = setup.args
-    await fresh_database(args.database)
+    await empty_database(args.database)
     fake, fake_runner, api = await serve_fake(setup.campus, setup.calibration)
     log = setup.folder / f"{fault}.log"
     env = {**os.environ, "CAMPUSBOT_DATABASE__URL": args.database,

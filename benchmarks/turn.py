@@ -31,11 +31,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.postgres import empty_database  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Settings, build_settings  # noqa: E402
 from bot.services import build_services, load_directory  # noqa: E402
@@ -59,20 +58,12 @@ def directory_file(folder: Path, users: int) -> Path:
     return path
 
 
-async def empty_postgres(url: str) -> None:
-    connection = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await connection.close()
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="campusbot-turn-"))
     total = args.users + (args.profile_users if args.profile else 0)
     url = args.database or f"sqlite://{folder}/turn.sqlite3"
     if url.startswith(("postgres://", "postgresql://")):
-        await empty_postgres(url)   # each run counts its own users and applications
+        await empty_database(url)   # each run counts its own users and applications
     settings = build_settings({"database": {"url": url},
                                "directory": {"file": str(directory_file(folder, total))},
                                "log": {"level": "WARNING"}}, {})

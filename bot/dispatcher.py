@@ -320,15 +320,18 @@ class Dispatcher:
                  took * 1000)
 
     # ---- several users' turns in one transaction ------------------------------------------
-    async def process_batch(self, batch: list[Accepted]) -> None:
+    async def process_batch(self, batch: list[Accepted],
+                            queued: Callable[[str], bool] = lambda _user: False) -> None:
         """Run the turns of several users' events in one transaction: one commit (on SQLite
         one disk flush) for all of them instead of one each.
 
-        Only the common case goes this way — one event per user, the oldest waiting, nothing
-        behind it. Any failure in the batch (an error in a turn, a conflict, the database)
-        rolls all of it back, and every event then runs on its own with the usual retries;
-        so do events of users whose turn is running already, later events of a user in the
-        batch, and users with more events waiting (to run them in order)."""
+        Only the common case goes this way — one event per user, the oldest waiting. Any
+        failure in the batch (an error in a turn, a conflict, the database) rolls all of it
+        back, and every event then runs on its own with the usual retries; so do events of
+        users whose turn is running already and later events of a user in the batch. A user
+        with more events waiting behind the one the batch ran has them run now, one by one, in
+        order — unless `queued(user)` says a turn of theirs is queued anyway (the intake's
+        next batch, a worker's next poll), which runs them batched with others."""
         if len(batch) < 2:
             for accepted in batch:
                 await self.process(accepted)
@@ -344,7 +347,8 @@ class Dispatcher:
             await lock.acquire()   # free: taken at once
             together.append((accepted, lock))
         try:
-            finished = await self._run_together([accepted for accepted, _ in together])
+            finished = await self._run_together([accepted for accepted, _ in together],
+                                                queued)
         finally:
             for accepted, lock in together:
                 lock.release()
@@ -356,9 +360,11 @@ class Dispatcher:
             except Exception:  # as for a turn of its own: stored, the recovery job retries it
                 log.exception("turn of inbound event %s failed", accepted.event_id)
 
-    async def _run_together(self, batch: list[Accepted]) -> set[int]:
+    async def _run_together(self, batch: list[Accepted],
+                            queued: Callable[[str], bool]) -> set[int]:
         """The events whose users need nothing more now (their turn ran and nothing waited
-        behind it, or there was nothing to run); empty when the batch was rolled back."""
+        behind it or a turn of theirs is queued, or there was nothing to run); empty when the
+        batch was rolled back."""
         started = time.perf_counter()
         try:
             people = [await self.people.person_of(a.incoming.channel, a.incoming.user_id)
@@ -398,7 +404,8 @@ class Dispatcher:
                 finished.add(accepted.event_id)
                 continue
             self._done(ran, accepted.incoming.user_id, started)
-            if ran.event_id == accepted.event_id and not ran.more:
+            user_id = accepted.incoming.user_id
+            if ran.event_id == accepted.event_id and (not ran.more or queued(user_id)):
                 finished.add(accepted.event_id)
         self.wake_sender()
         return finished

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -223,7 +224,8 @@ class Intake:
 
     def __init__(self, clock: Clock, process: Callable[[Accepted], Awaitable[object]], *,
                  run_turns: bool = True, turn_slots: int = 1,
-                 process_batch: Callable[[list[Accepted]], Awaitable[object]] | None = None,
+                 process_batch: Callable[[list[Accepted], Callable[[str], bool]],
+                                         Awaitable[object]] | None = None,
                  max_batch: int = MAX_TURN_BATCH) -> None:
         self.process = process
         self.process_batch = process_batch
@@ -234,6 +236,10 @@ class Intake:
         self.turns = TurnQueue(limit=turn_slots, defer_while=self.commit.busy)
         #: events whose turn has not started, in arrival order (with `process_batch`)
         self._ready: list[Accepted] = []
+        #: how many of `_ready` each user has
+        self._ready_of: Counter[str] = Counter()
+        #: users with an event in a batch that is running (how many such batches)
+        self._running_of: Counter[str] = Counter()
 
     async def store(self, incoming: Incoming) -> Accepted | None:
         return await self.commit.store(incoming)
@@ -251,13 +257,54 @@ class Intake:
         # waiting by then (up to max_batch) into one transaction, and the later tasks find
         # theirs taken
         self._ready.append(accepted)
+        self._ready_of[accepted.incoming.user_id] += 1
         self.turns.spawn(self._run_ready, f"turn-{accepted.event_id}")
 
+    def queued(self, user_id: str) -> bool:
+        """Whether a turn of the user's waits in this process's queue (it will run the user's
+        oldest waiting event when it starts)."""
+        return self._ready_of[user_id] > 0
+
+    def _take_batch(self) -> list[Accepted]:
+        """The oldest ready events of different users, up to max_batch, leaving out users with
+        a batch running: a user's later event stays queued for a later batch. (A batch runs
+        each user once; a second event of theirs, in it or in a batch beside it, would run
+        alone in a transaction of its own, after the first.)"""
+        window = self._ready[:4 * self.max_batch]
+        batch: list[Accepted] = []
+        users: set[str] = set()
+        left: list[Accepted] = []
+        for accepted in window:
+            user = accepted.incoming.user_id
+            if len(batch) < self.max_batch and user not in users and not self._running_of[user]:
+                users.add(user)
+                batch.append(accepted)
+            else:
+                left.append(accepted)
+        self._ready[:len(window)] = left
+        for user in users:
+            self._ready_of[user] -= 1
+            if not self._ready_of[user]:
+                del self._ready_of[user]
+            self._running_of[user] += 1
+        return batch
+
     async def _run_ready(self) -> None:
-        batch, self._ready = self._ready[:self.max_batch], self._ready[self.max_batch:]
-        if batch:
-            assert self.process_batch is not None
-            await self.process_batch(batch)
+        batch = self._take_batch()
+        if not batch:
+            return
+        assert self.process_batch is not None
+        try:
+            await self.process_batch(batch, self.queued)
+        finally:
+            for accepted in batch:
+                self._running_of[accepted.incoming.user_id] -= 1
+                if not self._running_of[accepted.incoming.user_id]:
+                    del self._running_of[accepted.incoming.user_id]
+            # what this batch's users left queued may have found no task free to take it
+            current = asyncio.current_task()
+            if self._ready and not (current is not None and current.cancelling()):
+                self.turns.spawn(self._run_ready, "turns-left")
 
     async def idle(self) -> None:
         await self.turns.idle()

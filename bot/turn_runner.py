@@ -93,7 +93,8 @@ class TurnRunner:
 
     async def _turns(self, batch: list[Accepted]) -> None:
         try:
-            await self.dispatcher.process_batch(batch)
+            # a user's later events: the next poll takes them, batched with others'
+            await self.dispatcher.process_batch(batch, queued=lambda _user: True)
         except asyncio.CancelledError:
             raise
         except Exception:  # the database is away: the events wait and a later poll takes them

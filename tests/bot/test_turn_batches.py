@@ -137,3 +137,26 @@ async def test_what_an_applicant_asks_in_the_approvers_batch_is_answered_after_t
     told, answered = (await texts_to(TEACHER))[already:]
     assert "同意" in told or "通过" in told, told
     assert "审批中" not in answered and "待" not in answered, answered
+
+
+def events_marked_done(sql: list[str]) -> int:
+    """Statements marking events done: one per transaction that ran turns."""
+    return sum(q.startswith("UPDATE inbound_events SET status = 'done'") for q in sql)
+
+
+async def test_users_second_messages_queued_behind_their_first_run_batched_too(
+        client: TestClient) -> None:
+    """A burst where each user sent twice (10,000 callbacks from 2,000 users): a user's second
+    message ran alone, in a transaction of its own, right after the batch that ran the first —
+    twice the CPU per reply. It now waits for the next batch, in order."""
+    dispatcher = client.app[keys.DISPATCHER]
+    users = USERS[:3]
+    for text in ("我要请假", "病假"):
+        for user in users:
+            dispatcher.intake.schedule(await accept(dispatcher, user, text, f"{user}-{text}"))
+    with count_queries() as counted:
+        await dispatcher.intake.idle()
+    for user in users:
+        questions = [text for text in await texts_to(user) if "请填写" in text]
+        assert "（1/" in questions[0] and "（2/" in questions[1], (user, questions)
+    assert events_marked_done(counted.sql) == 2, counted.sql   # two batches of three turns

@@ -27,6 +27,7 @@ from tests.bot.channels.wecom.conftest import (
 from tests.conftest import wipe_database
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_callbacks import WecomCallbacks
+from tests.query_count import count_queries
 
 TEACHER = "zhang_t"
 
@@ -96,6 +97,23 @@ async def test_workers_running_batches_keep_every_users_messages_in_order(
         assert len(replies) == 3, (user, replies)
         assert "办事" in replies[0] or "可以" in replies[0]    # 帮助 answered first
     assert await InboundEvent.exclude(status="done").count() == 0
+
+
+async def test_a_users_later_messages_run_in_the_next_batch_not_one_by_one(
+        web_only: Bot) -> None:
+    users = [TEACHER, "li_dean", "stu_liu"]
+    for text in ("帮助", "我的申请"):
+        for user in users:
+            assert (await web_only.wecom.text(user, text)).accepted
+    with count_queries() as counted:
+        assert await TurnRunner(web_only.app[keys.DISPATCHER], slots=1, batch=10).run_all() == 6
+    await web_only.settle()
+    for user in users:
+        replies = web_only.fake.read(user)
+        assert len(replies) == 2 and ("办事" in replies[0] or "可以" in replies[0]), replies
+    # two transactions of three turns each; a user's second message ran alone before
+    assert sum(q.startswith("UPDATE inbound_events SET status = 'done'")
+               for q in counted.sql) == 2, counted.sql
 
 
 async def test_a_failing_turn_waits_for_the_recovery_job_and_holds_back_later_messages(

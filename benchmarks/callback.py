@@ -16,10 +16,10 @@ the --database), and `campusbot serve` with [wecom] on, a directory of 2,000 syn
 teachers, and SQLite in a temporary folder (or --database, e.g. PostgreSQL, emptied first).
 For each concurrency level it measures the callback floor, the end-to-end floor, then
 campusbot, each `repeats` times after a warm-up, and waits after each until every reply has
-reached the API, so nothing is measured while another works in the background. Replies/s end to end = requests
-÷ (time of the last reply at the API − time the first request was sent). Reports replies/s,
-ack (callback answer) p50/p99 and req/s (medians over the repeats), the ratios to the floors,
-the servers' CPU per reply over the same span, plus the machine.
+reached the API, so nothing is measured while another works in the background. Replies/s end
+to end = requests ÷ (time of the last reply at the API − time the first request was sent).
+Reports replies/s, ack (callback answer) p50/p99 and req/s (medians over the repeats), the
+ratios to the floors, the servers' CPU per reply over the same span, plus the machine.
 """
 
 from __future__ import annotations

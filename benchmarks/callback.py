@@ -49,7 +49,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.postgres import empty_database  # noqa: E402
+from benchmarks.postgres import empty_database, pg_dsn  # noqa: E402
 from bot.channels.wecom.crypto import WecomCrypto  # noqa: E402
 
 CORP_ID = "wwbenchmark000001"
@@ -135,7 +135,7 @@ class FloorStore:
         else:
             import asyncpg  # type: ignore[import-untyped]
 
-            self.pool = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
+            self.pool = await asyncpg.create_pool(pg_dsn(self.url), min_size=1, max_size=2)
             await self.pool.execute(ddl)
 
     async def insert(self, row: tuple[str, str, str]) -> None:

@@ -6,8 +6,9 @@ import asyncpg  # type: ignore[import-untyped]
 
 
 def pg_dsn(url: str) -> str:
-    """asyncpg's DSN for a campusbot database URL (postgres://…)."""
-    return "postgresql://" + url.split("://", 1)[1]
+    """asyncpg's DSN for a campusbot database URL (postgres://…; campusbot's own options
+    such as `?maxsize=` left out)."""
+    return "postgresql://" + url.split("://", 1)[1].split("?", 1)[0]
 
 
 async def empty_database(url: str) -> None:

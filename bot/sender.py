@@ -229,7 +229,9 @@ class OutboxSender:
         if free <= 0 or not self.channels:
             return 0
         await self._give_back_abandoned()
-        lanes = await self._claim(limit=free * 4)
+        # up to four messages per free lane (a user's run), but never more users than
+        # `most_lanes` in all: each lane has at least one message
+        lanes = await self._claim(limit=min(free * 4, self.most_lanes - len(self._lanes)))
         for lane in lanes:
             task = asyncio.create_task(self._deliver_lane(lane),
                                        name=f"outbox-{lane.messages[0].user_id}")

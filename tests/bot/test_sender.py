@@ -277,3 +277,24 @@ async def test_calls_hanging_for_their_timeout_do_not_hold_up_other_users(
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_hanging_calls_never_hold_more_than_the_most_lanes(
+        client: TestClient, clock: FixedClock) -> None:
+    """Each lane holds an HTTP connection while its call hangs: past `most_lanes` the others
+    wait for a lane instead of queueing for a connection (and timing out there)."""
+    users = {f"hang{n}" for n in range(6)}
+    channel = HangingChannel(users)
+    for user in sorted(users):
+        await queue(clock, user, "回复")
+    worker = OutboxSender({"flaky": channel}, clock, max_attempts=5, per_user_per_minute=30,
+                          concurrency=2, most_lanes=3, slow_call=0.05)
+    running = asyncio.create_task(worker.run())
+    try:
+        assert await eventually(lambda: len(channel.waiting) == 3)
+        await asyncio.sleep(0.3)              # the hanging lanes are slow by now: no more start
+        assert len(channel.waiting) == 3, channel.waiting
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

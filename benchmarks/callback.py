@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,27 +299,19 @@ def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
 
 
 async def timed(url: str, batch: list[tuple[str, bytes]], concurrency: int,
-                server: subprocess.Popen[bytes]) -> tuple[Result, float, float]:
-    """The load result, the server's CPU milliseconds per request while the callbacks were
-    answered, and the wall-clock time (time.time()) the load started."""
+                server: subprocess.Popen[bytes],
+                until: Callable[[], Awaitable[float]] | None = None
+                ) -> tuple[Result, float, float]:
+    """The load result, the server's CPU milliseconds per request, and requests per second —
+    each over the load alone, or when `until` is given (it returns when the API stand-in had
+    the last reply, and that reply's time) from the first request until then: the turns and
+    deliveries after the last callback included."""
     before = cpu_seconds(server)
     started = time.time()
     result = await load(url, batch, concurrency)
-    return result, (cpu_seconds(server) - before) * 1000 / len(batch), started
-
-
-async def timed_end_to_end(url: str, batch: list[tuple[str, bytes]], concurrency: int,
-                           server: subprocess.Popen[bytes], api_base: str, expected: int, *,
-                           who: str = "count") -> tuple[Result, float, float]:
-    """The load result, replies per second from the first request until the API stand-in had
-    the last reply, and the server's CPU milliseconds per reply over that same span (its
-    turns and deliveries after the last callback included)."""
-    before = cpu_seconds(server)
-    started = time.time()
-    result = await load(url, batch, concurrency)
-    last = await drained(api_base, expected, who=who)
+    finished = await until() if until is not None else time.time()
     cpu = (cpu_seconds(server) - before) * 1000 / len(batch)
-    return result, len(batch) / (last - started), cpu
+    return result, cpu, len(batch) / (finished - started)
 
 
 async def api_stats(base: str) -> dict[str, Any]:
@@ -488,16 +482,16 @@ async def measure(args: argparse.Namespace, servers: Servers) -> list[dict[str, 
             floor_cpu.append(cpu)
             # end to end: from the first request until the API stand-in got the last reply
             expected_floor += args.requests
-            result, rate, cpu = await timed_end_to_end(
+            result, cpu, rate = await timed(
                 f"{e2e_base}/e2e", messages.batch(args.requests), level, servers.e2e_floor,
-                floor_base, expected_floor, who="floor")
+                until=functools.partial(drained, floor_base, expected_floor, who="floor"))
             e2es.append(result)
             e2e_cpu.append(cpu)
             e2e_rates.append(rate)
             expected += args.requests
-            result, rate, cpu = await timed_end_to_end(
+            result, cpu, rate = await timed(
                 f"{bot_base}/wecom/callback", messages.batch(args.requests), level, servers.bot,
-                floor_base, expected)
+                until=functools.partial(drained, floor_base, expected))
             bots.append(result)
             bot_cpu.append(cpu)
             bot_rates.append(rate)

@@ -403,8 +403,8 @@ class Dispatcher:
             if ran is None:
                 finished.add(accepted.event_id)
                 continue
-            self._done(ran, accepted.incoming.user_id, started)
             user_id = accepted.incoming.user_id
+            self._done(ran, user_id, started)
             if ran.event_id == accepted.event_id and (not ran.more or queued(user_id)):
                 finished.add(accepted.event_id)
         self.wake_sender()

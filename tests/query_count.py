@@ -46,6 +46,11 @@ class Counted:
     def round_trips(self) -> int:
         return self.statements + self.transaction - self.along
 
+    @property
+    def events_marked_done(self) -> int:
+        """Statements marking inbound events done: one per transaction that ran turns."""
+        return sum(q.startswith("UPDATE inbound_events SET status = 'done'") for q in self.sql)
+
     def reset(self) -> None:
         self.statements = self.transaction = self.along = 0
         self.sql.clear()

@@ -139,11 +139,6 @@ async def test_what_an_applicant_asks_in_the_approvers_batch_is_answered_after_t
     assert "审批中" not in answered and "待" not in answered, answered
 
 
-def events_marked_done(sql: list[str]) -> int:
-    """Statements marking events done: one per transaction that ran turns."""
-    return sum(q.startswith("UPDATE inbound_events SET status = 'done'") for q in sql)
-
-
 async def test_users_second_messages_queued_behind_their_first_run_batched_too(
         client: TestClient) -> None:
     """A burst where each user sent twice (10,000 callbacks from 2,000 users): a user's second
@@ -159,4 +154,4 @@ async def test_users_second_messages_queued_behind_their_first_run_batched_too(
     for user in users:
         questions = [text for text in await texts_to(user) if "请填写" in text]
         assert "（1/" in questions[0] and "（2/" in questions[1], (user, questions)
-    assert events_marked_done(counted.sql) == 2, counted.sql   # two batches of three turns
+    assert counted.events_marked_done == 2, counted.sql   # two batches of three turns
